@@ -1,0 +1,198 @@
+//! `Client`: one channel, the caller's credentials, and a typed method per RPC.
+
+use futures::Stream;
+use tonic::metadata::{AsciiMetadataValue, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::pb;
+use crate::pb::application_service_client::ApplicationServiceClient;
+use crate::pb::developer_service_client::DeveloperServiceClient;
+use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
+use crate::pb::user_service_client::UserServiceClient;
+use crate::{Error, paginate};
+
+/// What a client authenticates with.
+#[derive(Clone, Debug, Default)]
+pub enum Credentials {
+    /// No credentials (Onboard, Login, RedeemInvitationCode, …).
+    #[default]
+    None,
+    /// An application's API key, sent as `x-api-key`.
+    ApiKey(String),
+    /// A developer session token or an SDK token, sent as `authorization: Bearer`.
+    Bearer(String),
+}
+
+/// Adds the credentials to every request.
+#[derive(Clone, Debug)]
+pub struct Auth(Credentials);
+
+impl Interceptor for Auth {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let invalid = |_| tonic::Status::invalid_argument("credentials contain characters not allowed in metadata");
+        match &self.0 {
+            Credentials::None => {}
+            Credentials::ApiKey(key) => {
+                let value: AsciiMetadataValue = key.parse().map_err(invalid)?;
+                request.metadata_mut().insert("x-api-key", value);
+            }
+            Credentials::Bearer(token) => {
+                let value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {token}")).map_err(invalid)?;
+                request.metadata_mut().insert("authorization", value);
+            }
+        }
+        Ok(request)
+    }
+}
+
+/// A connection to an owl server with one set of credentials. Cloning is cheap and shares the
+/// connection; `with_*` return a clone with other credentials.
+#[derive(Clone, Debug)]
+pub struct Client {
+    channel: Channel,
+    credentials: Credentials,
+}
+
+
+impl Client {
+    /// Connects to `url`, such as `http://127.0.0.1:8000`.
+    pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
+        let endpoint = Endpoint::from_shared(url.into()).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        Ok(Self::from_channel(endpoint.connect().await?))
+    }
+
+    /// Wraps an existing channel.
+    pub fn from_channel(channel: Channel) -> Self {
+        Client { channel, credentials: Credentials::None }
+    }
+
+    /// The same connection, authenticated with an application's API key.
+    pub fn with_api_key(&self, key: impl Into<String>) -> Self {
+        Client { channel: self.channel.clone(), credentials: Credentials::ApiKey(key.into()) }
+    }
+
+    /// The same connection, authenticated with a developer session token or an SDK token.
+    pub fn with_token(&self, token: impl Into<String>) -> Self {
+        Client { channel: self.channel.clone(), credentials: Credentials::Bearer(token.into()) }
+    }
+
+    /// The same connection without credentials.
+    pub fn without_credentials(&self) -> Self {
+        Client { channel: self.channel.clone(), credentials: Credentials::None }
+    }
+
+    /// The underlying channel, for generated clients of other services (health, reflection).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    fn auth(&self) -> Auth {
+        Auth(self.credentials.clone())
+    }
+
+    /// The generated DeveloperService client with these credentials.
+    pub fn developers(&self) -> DeveloperServiceClient<InterceptedService<Channel, Auth>> {
+        DeveloperServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// The generated ApplicationService client with these credentials.
+    pub fn applications(&self) -> ApplicationServiceClient<InterceptedService<Channel, Auth>> {
+        ApplicationServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// The generated UserService client with these credentials.
+    pub fn users(&self) -> UserServiceClient<InterceptedService<Channel, Auth>> {
+        UserServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// The generated SdkTokenService client with these credentials.
+    pub fn sdk_tokens(&self) -> SdkTokenServiceClient<InterceptedService<Channel, Auth>> {
+        SdkTokenServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+}
+
+/// One typed method per RPC: request in, resource out, `Error` on failure.
+macro_rules! rpcs {
+    ($service:ident { $($method:ident($request:ty) -> $response:ty;)* }) => {
+        impl Client {
+            $(
+                #[doc = concat!("Calls `", stringify!($method), "` of the ", stringify!($service), " service.")]
+                pub async fn $method(&self, request: $request) -> Result<$response, Error> {
+                    Ok(self.$service().$method(request).await?.into_inner())
+                }
+            )*
+        }
+    };
+}
+
+rpcs!(developers {
+    onboard(pb::OnboardRequest) -> pb::Session;
+    login(pb::LoginRequest) -> pb::Session;
+    refresh_token(pb::RefreshTokenRequest) -> pb::Session;
+    change_password(pb::ChangePasswordRequest) -> ();
+    list_developers(pb::ListDevelopersRequest) -> pb::ListDevelopersResponse;
+    create_invitation(pb::CreateInvitationRequest) -> pb::Invitation;
+    list_invitations(pb::ListInvitationsRequest) -> pb::ListInvitationsResponse;
+    delete_invitation(pb::DeleteInvitationRequest) -> ();
+    accept_invitation(pb::AcceptInvitationRequest) -> pb::Session;
+});
+
+rpcs!(applications {
+    create_application(pb::CreateApplicationRequest) -> pb::Application;
+    get_application(pb::GetApplicationRequest) -> pb::Application;
+    list_applications(pb::ListApplicationsRequest) -> pb::ListApplicationsResponse;
+    update_application(pb::UpdateApplicationRequest) -> pb::Application;
+    delete_application(pb::DeleteApplicationRequest) -> ();
+    create_api_key(pb::CreateApiKeyRequest) -> pb::ApiKey;
+    list_api_keys(pb::ListApiKeysRequest) -> pb::ListApiKeysResponse;
+    revoke_api_key(pb::RevokeApiKeyRequest) -> pb::ApiKey;
+    rotate_api_key(pb::RotateApiKeyRequest) -> pb::ApiKey;
+});
+
+rpcs!(users {
+    create_user(pb::CreateUserRequest) -> pb::User;
+    get_user(pb::GetUserRequest) -> pb::User;
+    list_users(pb::ListUsersRequest) -> pb::ListUsersResponse;
+    update_user(pb::UpdateUserRequest) -> pb::User;
+    delete_user(pb::DeleteUserRequest) -> ();
+});
+
+rpcs!(sdk_tokens {
+    create_sdk_token(pb::CreateSdkTokenRequest) -> pb::SdkToken;
+    create_invitation_code(pb::CreateInvitationCodeRequest) -> pb::InvitationCode;
+    redeem_invitation_code(pb::RedeemInvitationCodeRequest) -> pb::SdkToken;
+    refresh_sdk_token(pb::RefreshSdkTokenRequest) -> pb::SdkToken;
+});
+
+/// A stream over every item of a list RPC, following page tokens.
+macro_rules! streams {
+    ($($name:ident: $method:ident($request:ty) -> $item:ty, $field:ident;)*) => {
+        impl Client {
+            $(
+                #[doc = concat!("Every item of `", stringify!($method), "`, page after page.")]
+                pub fn $name(&self, request: $request) -> impl Stream<Item = Result<$item, Error>> + use<> {
+                    let client = self.clone();
+                    paginate(move |page_token| {
+                        let client = client.clone();
+                        let mut request = <$request>::clone(&request);
+                        request.page_token = page_token;
+                        async move {
+                            let page = client.$method(request).await?;
+                            Ok((page.$field, page.next_page_token))
+                        }
+                    })
+                }
+            )*
+        }
+    };
+}
+
+streams! {
+    stream_developers: list_developers(pb::ListDevelopersRequest) -> pb::Developer, developers;
+    stream_invitations: list_invitations(pb::ListInvitationsRequest) -> pb::Invitation, invitations;
+    stream_applications: list_applications(pb::ListApplicationsRequest) -> pb::Application, applications;
+    stream_api_keys: list_api_keys(pb::ListApiKeysRequest) -> pb::ApiKey, api_keys;
+    stream_users: list_users(pb::ListUsersRequest) -> pb::User, users;
+}

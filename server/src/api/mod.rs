@@ -1,0 +1,55 @@
+//! The network surface on one port: gRPC services, grpc-web (HTTP/1.1), health, reflection,
+//! CORS, security headers and the plain HTTP routes under `/api/v1`.
+
+use std::sync::Arc;
+
+use owl::pb::application_service_server::ApplicationServiceServer;
+use owl::pb::developer_service_server::DeveloperServiceServer;
+use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
+use owl::pb::user_service_server::UserServiceServer;
+use tonic::service::RoutesBuilder;
+
+use crate::AppState;
+
+mod application;
+mod auth;
+mod convert;
+mod developer;
+mod http;
+mod sdk_token;
+pub mod status;
+mod user;
+
+use application::ApplicationApi;
+use developer::DeveloperApi;
+use sdk_token::SdkTokenApi;
+use user::UserApi;
+
+/// Every route of the server, with its layers.
+pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
+    let ctx = state.ctx.clone();
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<DeveloperServiceServer<DeveloperApi>>().await;
+    health_reporter.set_serving::<ApplicationServiceServer<ApplicationApi>>().await;
+    health_reporter.set_serving::<UserServiceServer<UserApi>>().await;
+    health_reporter.set_serving::<SdkTokenServiceServer<SdkTokenApi>>().await;
+
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(owl::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+
+    let mut routes = RoutesBuilder::default();
+    routes
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(DeveloperServiceServer::new(DeveloperApi(ctx.clone())))
+        .add_service(ApplicationServiceServer::new(ApplicationApi(ctx.clone())))
+        .add_service(UserServiceServer::new(UserApi(ctx.clone())))
+        .add_service(SdkTokenServiceServer::new(SdkTokenApi(Arc::clone(&ctx))));
+
+    let grpc = routes.routes().into_axum_router();
+    Ok(http::layered(grpc.merge(http::routes(state)), state))
+}

@@ -1,0 +1,201 @@
+//! Cryptography in one place: password hashing (argon2id), token digests, random secrets,
+//! JWT signing (HS256) and AES-256-GCM encryption of secrets at rest.
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
+use aes_gcm::{Aes256Gcm, Nonce};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Hashes a password with argon2id and a random salt; returns the PHC string.
+pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    let hash = Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    Ok(hash.to_string())
+}
+
+/// True when `password` matches the PHC string `hash`.
+pub fn verify_password(password: &SecretString, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// Hex SHA-256 of a high-entropy token; such tokens need no slow hash.
+pub fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Compares two digests in constant time.
+pub fn digests_match(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+/// `bytes` random bytes, base64url without padding.
+pub fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// `len` random alphanumeric characters.
+pub fn random_alphanumeric(len: usize) -> String {
+    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
+}
+
+/// `len` random characters from `alphabet`.
+pub fn random_from(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+}
+
+/// What owl's JWTs carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Subject: a developer id or a user id.
+    pub sub: String,
+    /// `developer` or `sdk`.
+    pub kind: String,
+    /// Application of an SDK token's user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Issued at, UNIX seconds.
+    pub iat: i64,
+    /// Expires at, UNIX seconds.
+    pub exp: i64,
+}
+
+/// Signs and verifies HS256 JWTs with SECRET_KEY.
+pub struct JwtSigner {
+    encoding: jsonwebtoken::EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
+}
+
+/// Why a JWT was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JwtError {
+    Expired,
+    Invalid,
+}
+
+impl JwtSigner {
+    /// A signer keyed by `secret`.
+    pub fn new(secret: &SecretString) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        JwtSigner {
+            encoding: jsonwebtoken::EncodingKey::from_secret(bytes),
+            decoding: jsonwebtoken::DecodingKey::from_secret(bytes),
+        }
+    }
+
+    /// Signs `claims`.
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &self.encoding)?)
+    }
+
+    /// Verifies signature and algorithm, and expiry against `now` (UNIX seconds, no leeway).
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        // Expiry is checked against the injected clock below, not the system clock.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|_| JwtError::Invalid)?;
+        if data.claims.exp <= now {
+            return Err(JwtError::Expired);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// AES-256-GCM with the deployment's encryption key; ciphertexts are nonce ‖ ciphertext ‖ tag.
+#[derive(Clone)]
+pub struct Cipher {
+    key: SecretSlice<u8>,
+}
+
+impl std::fmt::Debug for Cipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cipher([REDACTED])")
+    }
+}
+
+const NONCE_LEN: usize = 12;
+
+impl Cipher {
+    /// A cipher keyed by 32 bytes.
+    pub fn new(key: SecretSlice<u8>) -> anyhow::Result<Self> {
+        anyhow::ensure!(key.expose_secret().len() == 32, "encryption key must be 32 bytes");
+        Ok(Cipher { key })
+    }
+
+    fn aead(&self) -> anyhow::Result<Aes256Gcm> {
+        Aes256Gcm::new_from_slice(self.key.expose_secret()).map_err(|_| anyhow::anyhow!("encryption key must be 32 bytes"))
+    }
+
+    /// Encrypts `plaintext` under a fresh random nonce.
+    pub fn encrypt(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let ciphertext = self.aead()?.encrypt(&nonce, plaintext).map_err(|_| anyhow::anyhow!("encryption failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ciphertext);
+        Ok(out)
+    }
+
+    /// Decrypts what `encrypt` produced; fails on a wrong key or tampering.
+    pub fn decrypt(&self, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+        anyhow::ensure!(data.len() > NONCE_LEN, "ciphertext too short");
+        let (nonce, ciphertext) = data.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into()?;
+        self.aead()?
+            .decrypt(&Nonce::from(nonce), ciphertext)
+            .map_err(|_| anyhow::anyhow!("decryption failed: wrong key or tampered data"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_verifies_only_against_its_own_hash() {
+        let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(&SecretString::from("correct horse battery"), &hash));
+        assert!(!verify_password(&SecretString::from("wrong horse battery"), &hash));
+        assert!(!verify_password(&SecretString::from("x"), "not a phc string"));
+    }
+
+    #[test]
+    fn a_jwt_is_refused_after_expiry_or_under_another_key() {
+        let signer = JwtSigner::new(&SecretString::from("k".repeat(32)));
+        let claims = Claims { sub: "s".into(), kind: "developer".into(), app: None, iat: 0, exp: 100 };
+        let token = signer.sign(&claims).unwrap();
+        assert_eq!(signer.verify(&token, 99), Ok(claims));
+        assert_eq!(signer.verify(&token, 100), Err(JwtError::Expired));
+        let other = JwtSigner::new(&SecretString::from("j".repeat(32)));
+        assert_eq!(other.verify(&token, 0), Err(JwtError::Invalid));
+    }
+
+    #[test]
+    fn ciphertexts_round_trip_and_detect_tampering() {
+        let cipher = Cipher::new(SecretSlice::from(vec![7u8; 32])).unwrap();
+        let sealed = cipher.encrypt(b"provider token").unwrap();
+        assert!(!sealed.windows(8).any(|w| w == b"provider"));
+        assert_eq!(cipher.decrypt(&sealed).unwrap(), b"provider token");
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(cipher.decrypt(&tampered).is_err());
+        let other = Cipher::new(SecretSlice::from(vec![8u8; 32])).unwrap();
+        assert!(other.decrypt(&sealed).is_err());
+    }
+}

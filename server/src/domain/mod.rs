@@ -1,0 +1,51 @@
+//! Use-cases and their types. Imports neither tonic nor sea_orm: storage is reached through
+//! the traits of `crate::store`, mail through `Mailer`, time through `Clock`.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use crate::crypto::JwtSigner;
+use crate::store::{ApplicationStore, DeveloperStore, TokenStore, UserStore};
+
+pub mod applications;
+pub mod auth;
+pub mod clock;
+pub mod developers;
+pub mod error;
+pub mod mail;
+pub mod model;
+pub mod page;
+pub mod sdk_tokens;
+pub mod sessions;
+pub mod users;
+pub mod validate;
+
+pub use clock::Clock;
+pub use mail::Mailer;
+
+/// Lifetimes and links the use-cases need from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub sdk_token_ttl: Duration,
+    pub invitation_ttl: Duration,
+    pub invitation_code_ttl: Duration,
+    /// Base URL for links in emails.
+    pub frontend_url: String,
+    /// Attempts per email before giving up.
+    pub email_max_retries: u32,
+}
+
+/// What every use-case may reach: stores, clock, signer, mailer and settings.
+pub struct Context {
+    pub developers: Arc<dyn DeveloperStore>,
+    pub applications: Arc<dyn ApplicationStore>,
+    pub users: Arc<dyn UserStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub clock: Arc<dyn Clock>,
+    pub signer: JwtSigner,
+    pub mailer: Arc<dyn Mailer>,
+    pub settings: Settings,
+}

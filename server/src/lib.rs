@@ -1,0 +1,114 @@
+//! The owl server: configuration, the layers (`api` → `domain` → `store`), and `run`, which
+//! serves gRPC, grpc-web and HTTP on one listener until shutdown.
+//!
+//! Tests start it in-process: build an [`AppState`], bind `127.0.0.1:0`, call [`run`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::Duration;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+pub mod api;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod mail;
+pub mod store;
+pub mod telemetry;
+
+use config::{Config, Environment};
+use domain::clock::SystemClock;
+use domain::developers::Developers;
+use domain::{Clock, Context, Mailer, Settings};
+use store::HealthCheck;
+
+/// Everything a running server shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// What the use-cases reach.
+    pub ctx: Arc<Context>,
+    /// The database, for the health route.
+    pub health: Arc<dyn HealthCheck>,
+    /// Redis, when configured.
+    pub cache: Option<deadpool_redis::Pool>,
+    /// Origins allowed to call from browsers.
+    pub cors_origins: Arc<Vec<String>>,
+    /// Where the deployment runs.
+    pub environment: Environment,
+}
+
+/// Replacements for tests: a fixed clock, a capturing mailer.
+#[derive(Default)]
+pub struct Overrides {
+    pub clock: Option<Arc<dyn Clock>>,
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+impl AppState {
+    /// Opens and migrates the database, connects Redis when configured, and creates the first
+    /// developer from ADMIN_EMAIL / ADMIN_PASSWORD when onboarding has not happened.
+    pub async fn from_config(config: &Config, overrides: Overrides) -> anyhow::Result<AppState> {
+        // reqwest and lettre are built without a default crypto provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = store::connect(config.database.url.expose_secret()).await?;
+        store.migrate().await?;
+        let store = Arc::new(store);
+        let cache = match &config.redis {
+            Some(redis) => Some(
+                deadpool_redis::Config::from_url(redis.url.expose_secret())
+                    .create_pool(Some(deadpool_redis::Runtime::Tokio1))?,
+            ),
+            None => None,
+        };
+        let mailer = match overrides.mailer {
+            Some(mailer) => mailer,
+            None => mail::from_config(&config.email)?,
+        };
+        let ctx = Arc::new(Context {
+            developers: store.clone(),
+            applications: store.clone(),
+            users: store.clone(),
+            tokens: store.clone(),
+            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            signer: crypto::JwtSigner::new(&config.secret_key),
+            mailer,
+            settings: Settings {
+                access_token_ttl: Duration::minutes(config.access_token_expire_minutes),
+                refresh_token_ttl: Duration::days(config.refresh_token_expire_days),
+                sdk_token_ttl: Duration::seconds(config.sdk_token_lifetime_seconds),
+                invitation_ttl: Duration::days(config.invitation_expire_days),
+                invitation_code_ttl: Duration::days(config.user_invitation_code_expire_days),
+                frontend_url: config.email.frontend_url.clone(),
+                email_max_retries: config.email.max_retries,
+            },
+        });
+        if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
+            && let Some(admin) = Developers(&ctx).bootstrap_admin(email, password).await?
+        {
+            tracing::info!(developer = %admin.id, "first developer created from ADMIN_EMAIL");
+        }
+        Ok(AppState {
+            ctx,
+            health: store as Arc<dyn HealthCheck>,
+            cache,
+            cors_origins: Arc::new(config.cors_origins.clone()),
+            environment: config.environment,
+        })
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains open requests. The
+/// caller binds, so tests pass `127.0.0.1:0` and need no sleeps.
+pub async fn run(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let router = api::router(&state).await?;
+    tracing::info!(address = %listener.local_addr()?, "owl is serving gRPC, grpc-web and HTTP");
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

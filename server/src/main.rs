@@ -1,0 +1,125 @@
+//! The `owl` command: serve, migrate, and check the configuration.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use owl_migration::{Migrator, MigratorTrait};
+use owl_server::config::{Config, gather_variables};
+use owl_server::{AppState, Overrides, run, store, telemetry};
+use secrecy::ExposeSecret;
+
+/// owl: a self-hosted health-data platform.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC, grpc-web and HTTP on one port (embedded SQLite unless a database is configured).
+    Serve {
+        /// Address to listen on [default: OWL_LISTEN or 0.0.0.0:8000].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations, or roll back the last ones.
+    Migrate {
+        /// Roll back this many migrations instead of applying.
+        #[arg(long, value_name = "N")]
+        rollback: Option<u32>,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets redacted); exit non-zero naming every invalid variable.
+    Check,
+}
+
+fn load() -> Result<Config, ExitCode> {
+    let vars = gather_variables(std::path::Path::new("."));
+    Config::load(&vars).map_err(|errors| {
+        eprintln!("owl: invalid configuration:");
+        for invalid in &errors.0 {
+            eprintln!("  {}: {}", invalid.variable, invalid.problem);
+        }
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if let Command::Config { command: ConfigCommand::Check } = cli.command {
+        for (key, value) in config.report() {
+            println!("{key} = {value}");
+        }
+        println!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(config.environment.json_logs());
+    let result = match cli.command {
+        Command::Serve { listen } => serve(config, listen).await,
+        Command::Migrate { rollback } => migrate(config, rollback).await,
+        Command::Config { .. } => Ok(()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "owl stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    let listener = tokio::net::TcpListener::bind(listen.unwrap_or(config.listen)).await?;
+    run(state, listener, shutdown_signal()).await
+}
+
+async fn migrate(config: Config, rollback: Option<u32>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = store::connect(config.database.url.expose_secret()).await?;
+    match rollback {
+        Some(steps) => Migrator::down(store.connection(), Some(steps)).await?,
+        None => Migrator::up(store.connection(), None).await?,
+    }
+    tracing::info!("migrations done");
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
