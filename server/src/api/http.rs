@@ -1,5 +1,5 @@
 //! Plain HTTP on the gRPC port: `GET /api/v1/health`, and the layers every response passes
-//! through (grpc-web translation, CORS with an origin guard, security headers).
+//! through (CORS with an origin guard, security headers).
 
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ async fn ping_redis(pool: &deadpool_redis::Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Wraps `router` in grpc-web, CORS, the origin guard and security headers.
+/// Wraps `router` in CORS, the origin guard and security headers.
 pub fn layered(router: Router, state: &AppState) -> Router {
     let origins = state.cors_origins.clone();
     let allow_origin = if origins.iter().any(|o| o == "*") {
@@ -73,7 +73,6 @@ pub fn layered(router: Router, state: &AppState) -> Router {
         .expose_headers(["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static))
         .max_age(Duration::from_secs(24 * 60 * 60));
     let mut router = router
-        .layer(tonic_web::GrpcWebLayer::new())
         .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), origin_guard))
         .layer(SetResponseHeaderLayer::overriding(

@@ -50,6 +50,7 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(UserServiceServer::new(UserApi(ctx.clone())))
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(Arc::clone(&ctx))));
 
-    let grpc = routes.routes().into_axum_router();
+    // grpc-web translation only in front of gRPC: it answers other HTTP/1.1 requests with 400.
+    let grpc = routes.routes().into_axum_router().layer(tonic_web::GrpcWebLayer::new());
     Ok(http::layered(grpc.merge(http::routes(state)), state))
 }
