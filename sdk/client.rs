@@ -83,6 +83,11 @@ impl Client {
         Client { channel: self.channel.clone(), credentials: Credentials::None }
     }
 
+    /// The credentials this client sends.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// The underlying channel, for generated clients of other services (health, reflection).
     pub fn channel(&self) -> Channel {
         self.channel.clone()

@@ -146,6 +146,11 @@ impl TestServer {
         TestServer { url, db, clock, mailer, client, shutdown: Some(tx) }
     }
 
+    /// The test clock's current instant, UNIX seconds.
+    pub fn clock_now(&self) -> i64 {
+        owl_server::domain::Clock::now(self.clock.as_ref()).timestamp()
+    }
+
     /// Onboards the first developer and returns a client with their session.
     pub async fn developer(&self) -> Client {
         let session = self
