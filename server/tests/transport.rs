@@ -126,3 +126,24 @@ async fn production_adds_hsts() {
     let response = reqwest::get(format!("{}/api/v1/health", server.url)).await.unwrap();
     assert!(response.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
 }
+
+#[tokio::test]
+async fn the_health_route_reports_an_unreachable_cache_as_degraded() {
+    let server = TestServer::start_with(&[("REDIS_URL", "redis://127.0.0.1:1/0")]).await;
+    let response = reqwest::get(format!("{}/api/v1/health", server.url)).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!((body["status"].as_str(), body["cache"].as_str()), (Some("degraded"), Some("unreachable")));
+}
+
+#[tokio::test]
+async fn the_health_route_reports_redis_when_configured() {
+    let Some(url) = std::env::var("OWL_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: OWL_TEST_REDIS_URL is not set (.ci/run sets it)");
+        return;
+    };
+    let server = TestServer::start_with(&[("REDIS_URL", url.as_str())]).await;
+    let response = reqwest::get(format!("{}/api/v1/health", server.url)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["cache"], "ok", "redis at {url} must be reachable");
+}
