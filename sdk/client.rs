@@ -30,8 +30,15 @@ pub enum Credentials {
 pub struct Auth(Credentials);
 
 impl Interceptor for Auth {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let invalid = |_| tonic::Status::invalid_argument("credentials contain characters not allowed in metadata");
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let invalid = |_| {
+            tonic::Status::invalid_argument(
+                "credentials contain characters not allowed in metadata",
+            )
+        };
         match &self.0 {
             Credentials::None => {}
             Credentials::ApiKey(key) => {
@@ -39,7 +46,8 @@ impl Interceptor for Auth {
                 request.metadata_mut().insert("x-api-key", value);
             }
             Credentials::Bearer(token) => {
-                let value: AsciiMetadataValue = MetadataValue::try_from(format!("Bearer {token}")).map_err(invalid)?;
+                let value: AsciiMetadataValue =
+                    MetadataValue::try_from(format!("Bearer {token}")).map_err(invalid)?;
                 request.metadata_mut().insert("authorization", value);
             }
         }
@@ -55,32 +63,44 @@ pub struct Client {
     credentials: Credentials,
 }
 
-
 impl Client {
     /// Connects to `url`, such as `http://127.0.0.1:8000`.
     pub async fn connect(url: impl Into<String>) -> Result<Self, Error> {
-        let endpoint = Endpoint::from_shared(url.into()).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let endpoint =
+            Endpoint::from_shared(url.into()).map_err(|e| Error::InvalidInput(e.to_string()))?;
         Ok(Self::from_channel(endpoint.connect().await?))
     }
 
     /// Wraps an existing channel.
     pub fn from_channel(channel: Channel) -> Self {
-        Client { channel, credentials: Credentials::None }
+        Client {
+            channel,
+            credentials: Credentials::None,
+        }
     }
 
     /// The same connection, authenticated with an application's API key.
     pub fn with_api_key(&self, key: impl Into<String>) -> Self {
-        Client { channel: self.channel.clone(), credentials: Credentials::ApiKey(key.into()) }
+        Client {
+            channel: self.channel.clone(),
+            credentials: Credentials::ApiKey(key.into()),
+        }
     }
 
     /// The same connection, authenticated with a developer session token or an SDK token.
     pub fn with_token(&self, token: impl Into<String>) -> Self {
-        Client { channel: self.channel.clone(), credentials: Credentials::Bearer(token.into()) }
+        Client {
+            channel: self.channel.clone(),
+            credentials: Credentials::Bearer(token.into()),
+        }
     }
 
     /// The same connection without credentials.
     pub fn without_credentials(&self) -> Self {
-        Client { channel: self.channel.clone(), credentials: Credentials::None }
+        Client {
+            channel: self.channel.clone(),
+            credentials: Credentials::None,
+        }
     }
 
     /// The credentials this client sends.

@@ -54,7 +54,12 @@ impl Error {
         match self {
             Error::Status(status) => status
                 .get_details_bad_request()
-                .map(|bad| bad.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+                .map(|bad| {
+                    bad.field_violations
+                        .into_iter()
+                        .map(|v| (v.field, v.description))
+                        .collect()
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         }

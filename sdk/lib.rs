@@ -24,7 +24,8 @@ pub mod pb {
 }
 
 /// The encoded `FileDescriptorSet` of every owl proto, for gRPC server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/owl_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/owl_descriptor.bin"));
 
 /// Re-exported so that callers need no direct tonic dependency for codes.
 pub use tonic::Code;

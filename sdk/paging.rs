@@ -14,11 +14,19 @@ where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, String), Error>>,
 {
-    stream::try_unfold((Some(String::new()), fetch), |(token, mut fetch)| async move {
-        let Some(token) = token else { return Ok::<_, Error>(None) };
-        let (items, next) = fetch(token).await?;
-        let next = (!next.is_empty()).then_some(next);
-        Ok(Some((stream::iter(items.into_iter().map(Ok)), (next, fetch))))
-    })
+    stream::try_unfold(
+        (Some(String::new()), fetch),
+        |(token, mut fetch)| async move {
+            let Some(token) = token else {
+                return Ok::<_, Error>(None);
+            };
+            let (items, next) = fetch(token).await?;
+            let next = (!next.is_empty()).then_some(next);
+            Ok(Some((
+                stream::iter(items.into_iter().map(Ok)),
+                (next, fetch),
+            )))
+        },
+    )
     .try_flatten()
 }

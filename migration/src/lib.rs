@@ -22,17 +22,27 @@ impl MigratorTrait for Migrator {
 
 /// A `TIMESTAMP WITH TIME ZONE NOT NULL` column.
 pub(crate) fn timestamp(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(column)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 /// A nullable `TIMESTAMP WITH TIME ZONE` column.
 pub(crate) fn timestamp_null(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(column)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 /// A UUID primary key.
 pub(crate) fn uuid_pk(column: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(column).uuid().not_null().primary_key().to_owned()
+    ColumnDef::new(column)
+        .uuid()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 /// A non-null UUID column (a foreign key, usually).

@@ -15,7 +15,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Developer::Table)
                     .col(uuid_pk(Developer::Id))
-                    .col(ColumnDef::new(Developer::Email).string_len(320).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Developer::Email)
+                            .string_len(320)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Developer::PasswordHash).string().not_null())
                     .col(timestamp(Developer::CreatedAt))
                     .col(timestamp(Developer::UpdatedAt))
@@ -27,8 +32,17 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(DeveloperInvitation::Table)
                     .col(uuid_pk(DeveloperInvitation::Id))
-                    .col(ColumnDef::new(DeveloperInvitation::Email).string_len(320).not_null())
-                    .col(ColumnDef::new(DeveloperInvitation::TokenHash).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(DeveloperInvitation::Email)
+                            .string_len(320)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeveloperInvitation::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(DeveloperInvitation::InviterId).uuid().null())
                     .col(timestamp(DeveloperInvitation::CreatedAt))
                     .col(timestamp(DeveloperInvitation::ExpiresAt))
@@ -49,7 +63,12 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(Onboarding::Table)
-                    .col(ColumnDef::new(Onboarding::Id).integer().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Onboarding::Id)
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(timestamp(Onboarding::CompletedAt))
                     .to_owned(),
             )
@@ -62,7 +81,9 @@ impl MigrationTrait for Migration {
             DeveloperInvitation::Table.into_iden(),
             Developer::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

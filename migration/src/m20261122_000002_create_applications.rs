@@ -17,7 +17,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Application::Table)
                     .col(uuid_pk(Application::Id))
-                    .col(ColumnDef::new(Application::DisplayName).string_len(100).not_null())
+                    .col(
+                        ColumnDef::new(Application::DisplayName)
+                            .string_len(100)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Application::Description).text().not_null())
                     .col(timestamp(Application::CreatedAt))
                     .col(timestamp(Application::UpdatedAt))
@@ -30,8 +34,17 @@ impl MigrationTrait for Migration {
                     .table(ApiKey::Table)
                     .col(uuid_pk(ApiKey::Id))
                     .col(uuid_col(ApiKey::ApplicationId))
-                    .col(ColumnDef::new(ApiKey::DisplayName).string_len(100).not_null())
-                    .col(ColumnDef::new(ApiKey::KeyPrefix).string_len(32).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(ApiKey::DisplayName)
+                            .string_len(100)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKey::KeyPrefix)
+                            .string_len(32)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(ApiKey::KeyHash).string_len(64).not_null())
                     .col(timestamp(ApiKey::CreatedAt))
                     .col(timestamp_null(ApiKey::RevokedAt))
@@ -89,7 +102,12 @@ impl MigrationTrait for Migration {
                     .table(InvitationCode::Table)
                     .col(uuid_pk(InvitationCode::Id))
                     .col(uuid_col(InvitationCode::UserId))
-                    .col(ColumnDef::new(InvitationCode::CodeHash).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(InvitationCode::CodeHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(timestamp(InvitationCode::CreatedAt))
                     .col(timestamp(InvitationCode::ExpiresAt))
                     .col(timestamp_null(InvitationCode::RedeemedAt))
@@ -106,7 +124,12 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(RefreshToken::Table)
                     .col(uuid_pk(RefreshToken::Id))
-                    .col(ColumnDef::new(RefreshToken::TokenHash).string_len(64).not_null().unique_key())
+                    .col(
+                        ColumnDef::new(RefreshToken::TokenHash)
+                            .string_len(64)
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(uuid_col(RefreshToken::FamilyId))
                     .col(ColumnDef::new(RefreshToken::DeveloperId).uuid().null())
                     .col(ColumnDef::new(RefreshToken::UserId).uuid().null())
@@ -144,7 +167,9 @@ impl MigrationTrait for Migration {
             ApiKey::Table.into_iden(),
             Application::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -36,7 +36,9 @@ impl MigrationTrait for Migration {
             UserConnection::Table.into_iden(),
             ProviderSettings::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }
@@ -46,21 +48,54 @@ fn tables() -> Vec<TableCreateStatement> {
     vec![
         Table::create()
             .table(ProviderSettings::Table)
-            .col(ColumnDef::new(ProviderSettings::Provider).string_len(32).not_null().primary_key())
-            .col(ColumnDef::new(ProviderSettings::Enabled).boolean().not_null())
-            .col(ColumnDef::new(ProviderSettings::Priority).integer().not_null())
+            .col(
+                ColumnDef::new(ProviderSettings::Provider)
+                    .string_len(32)
+                    .not_null()
+                    .primary_key(),
+            )
+            .col(
+                ColumnDef::new(ProviderSettings::Enabled)
+                    .boolean()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(ProviderSettings::Priority)
+                    .integer()
+                    .not_null(),
+            )
             .col(timestamp(ProviderSettings::UpdatedAt))
             .to_owned(),
         Table::create()
             .table(UserConnection::Table)
             .col(uuid_pk(UserConnection::Id))
             .col(uuid_col(UserConnection::UserId))
-            .col(ColumnDef::new(UserConnection::Provider).string_len(32).not_null())
-            .col(ColumnDef::new(UserConnection::ProviderUserId).string_len(255).null())
-            .col(ColumnDef::new(UserConnection::Status).string_len(16).not_null())
+            .col(
+                ColumnDef::new(UserConnection::Provider)
+                    .string_len(32)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(UserConnection::ProviderUserId)
+                    .string_len(255)
+                    .null(),
+            )
+            .col(
+                ColumnDef::new(UserConnection::Status)
+                    .string_len(16)
+                    .not_null(),
+            )
             // AES-256-GCM ciphertexts (nonce || ciphertext || tag), never plaintext.
-            .col(ColumnDef::new(UserConnection::AccessToken).var_binary(4096).null())
-            .col(ColumnDef::new(UserConnection::RefreshToken).var_binary(4096).null())
+            .col(
+                ColumnDef::new(UserConnection::AccessToken)
+                    .var_binary(4096)
+                    .null(),
+            )
+            .col(
+                ColumnDef::new(UserConnection::RefreshToken)
+                    .var_binary(4096)
+                    .null(),
+            )
             .col(timestamp_null(UserConnection::TokenExpiresAt))
             .col(ColumnDef::new(UserConnection::Scope).text().null())
             .col(timestamp_null(UserConnection::LastSyncedAt))
@@ -73,29 +108,92 @@ fn tables() -> Vec<TableCreateStatement> {
             .to_owned(),
         Table::create()
             .table(DataSource::Table)
-            .col(ColumnDef::new(DataSource::Id).big_integer().not_null().auto_increment().primary_key())
+            .col(
+                ColumnDef::new(DataSource::Id)
+                    .big_integer()
+                    .not_null()
+                    .auto_increment()
+                    .primary_key(),
+            )
             .col(uuid_col(DataSource::UserId))
-            .col(ColumnDef::new(DataSource::Provider).string_len(32).not_null())
-            .col(ColumnDef::new(DataSource::DeviceModel).string_len(255).not_null())
-            .col(ColumnDef::new(DataSource::DeviceType).string_len(32).not_null())
-            .col(ColumnDef::new(DataSource::AppName).string_len(255).not_null())
+            .col(
+                ColumnDef::new(DataSource::Provider)
+                    .string_len(32)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataSource::DeviceModel)
+                    .string_len(255)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataSource::DeviceType)
+                    .string_len(32)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataSource::AppName)
+                    .string_len(255)
+                    .not_null(),
+            )
             .col(timestamp(DataSource::CreatedAt))
-            .foreign_key(&mut cascade((DataSource::Table, DataSource::UserId), (User::Table, User::Id)))
+            .foreign_key(&mut cascade(
+                (DataSource::Table, DataSource::UserId),
+                (User::Table, User::Id),
+            ))
             .to_owned(),
         Table::create()
             .table(SeriesTypeDefinition::Table)
-            .col(ColumnDef::new(SeriesTypeDefinition::Id).integer().not_null().primary_key())
-            .col(ColumnDef::new(SeriesTypeDefinition::Code).string_len(64).not_null().unique_key())
-            .col(ColumnDef::new(SeriesTypeDefinition::Unit).string_len(32).not_null())
-            .col(ColumnDef::new(SeriesTypeDefinition::Aggregation).string_len(8).not_null())
-            .col(ColumnDef::new(SeriesTypeDefinition::Loinc).string_len(16).null())
+            .col(
+                ColumnDef::new(SeriesTypeDefinition::Id)
+                    .integer()
+                    .not_null()
+                    .primary_key(),
+            )
+            .col(
+                ColumnDef::new(SeriesTypeDefinition::Code)
+                    .string_len(64)
+                    .not_null()
+                    .unique_key(),
+            )
+            .col(
+                ColumnDef::new(SeriesTypeDefinition::Unit)
+                    .string_len(32)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(SeriesTypeDefinition::Aggregation)
+                    .string_len(8)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(SeriesTypeDefinition::Loinc)
+                    .string_len(16)
+                    .null(),
+            )
             .to_owned(),
         Table::create()
             .table(DataPointSeries::Table)
-            .col(ColumnDef::new(DataPointSeries::SourceId).big_integer().not_null())
-            .col(ColumnDef::new(DataPointSeries::SeriesTypeId).integer().not_null())
-            .col(ColumnDef::new(DataPointSeries::RecordedAt).big_integer().not_null())
-            .col(ColumnDef::new(DataPointSeries::ZoneOffset).integer().not_null())
+            .col(
+                ColumnDef::new(DataPointSeries::SourceId)
+                    .big_integer()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataPointSeries::SeriesTypeId)
+                    .integer()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataPointSeries::RecordedAt)
+                    .big_integer()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(DataPointSeries::ZoneOffset)
+                    .integer()
+                    .not_null(),
+            )
             .col(ColumnDef::new(DataPointSeries::Value).double().not_null())
             .primary_key(
                 Index::create()
@@ -112,15 +210,34 @@ fn tables() -> Vec<TableCreateStatement> {
             .table(EventRecord::Table)
             .col(uuid_pk(EventRecord::Id))
             .col(uuid_col(EventRecord::UserId))
-            .col(ColumnDef::new(EventRecord::SourceId).big_integer().not_null())
-            .col(ColumnDef::new(EventRecord::Category).string_len(16).not_null())
-            .col(ColumnDef::new(EventRecord::EventType).string_len(64).not_null())
-            .col(ColumnDef::new(EventRecord::StartAt).big_integer().not_null())
+            .col(
+                ColumnDef::new(EventRecord::SourceId)
+                    .big_integer()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(EventRecord::Category)
+                    .string_len(16)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(EventRecord::EventType)
+                    .string_len(64)
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new(EventRecord::StartAt)
+                    .big_integer()
+                    .not_null(),
+            )
             .col(ColumnDef::new(EventRecord::EndAt).big_integer().not_null())
             .col(ColumnDef::new(EventRecord::ZoneOffset).integer().not_null())
             .col(timestamp(EventRecord::CreatedAt))
             .col(timestamp(EventRecord::UpdatedAt))
-            .foreign_key(&mut cascade((EventRecord::Table, EventRecord::UserId), (User::Table, User::Id)))
+            .foreign_key(&mut cascade(
+                (EventRecord::Table, EventRecord::UserId),
+                (User::Table, User::Id),
+            ))
             .foreign_key(&mut cascade(
                 (EventRecord::Table, EventRecord::SourceId),
                 (DataSource::Table, DataSource::Id),
@@ -130,11 +247,19 @@ fn tables() -> Vec<TableCreateStatement> {
             .table(WorkoutDetails::Table)
             .col(uuid_pk(WorkoutDetails::EventId))
             .col(ColumnDef::new(WorkoutDetails::DistanceM).double().null())
-            .col(ColumnDef::new(WorkoutDetails::ActiveEnergyKcal).double().null())
+            .col(
+                ColumnDef::new(WorkoutDetails::ActiveEnergyKcal)
+                    .double()
+                    .null(),
+            )
             .col(ColumnDef::new(WorkoutDetails::Steps).big_integer().null())
             .col(ColumnDef::new(WorkoutDetails::HeartRateAvg).double().null())
             .col(ColumnDef::new(WorkoutDetails::HeartRateMax).double().null())
-            .col(ColumnDef::new(WorkoutDetails::ElevationGainM).double().null())
+            .col(
+                ColumnDef::new(WorkoutDetails::ElevationGainM)
+                    .double()
+                    .null(),
+            )
             .foreign_key(&mut cascade(
                 (WorkoutDetails::Table, WorkoutDetails::EventId),
                 (EventRecord::Table, EventRecord::Id),
@@ -144,7 +269,11 @@ fn tables() -> Vec<TableCreateStatement> {
             .table(SleepDetails::Table)
             .col(uuid_pk(SleepDetails::EventId))
             .col(ColumnDef::new(SleepDetails::IsNap).boolean().not_null())
-            .col(ColumnDef::new(SleepDetails::EfficiencyPercent).double().null())
+            .col(
+                ColumnDef::new(SleepDetails::EfficiencyPercent)
+                    .double()
+                    .null(),
+            )
             // Stages as a JSON array of {stage, start, end}; read only with their session.
             .col(ColumnDef::new(SleepDetails::Stages).json().not_null())
             .foreign_key(&mut cascade(

@@ -127,8 +127,15 @@ pub struct Invalid {
 pub struct ConfigErrors(pub Vec<Invalid>);
 
 /// Passwords the seed and common examples ship with; refused in production.
-const DEFAULT_ADMIN_PASSWORDS: &[&str] =
-    &["admin", "password", "changeme", "your-secure-password", "admin123", "secret", "open-wearables"];
+const DEFAULT_ADMIN_PASSWORDS: &[&str] = &[
+    "admin",
+    "password",
+    "changeme",
+    "your-secure-password",
+    "admin123",
+    "secret",
+    "open-wearables",
+];
 
 /// The variables of the process environment and the `.env` files, environment first.
 pub fn gather_variables(base: &Path) -> HashMap<String, String> {
@@ -155,11 +162,17 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn get(&self, name: &str) -> Option<String> {
-        self.vars.get(name).map(|v| strip_quotes(v.trim()).to_owned()).filter(|v| !v.is_empty())
+        self.vars
+            .get(name)
+            .map(|v| strip_quotes(v.trim()).to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn invalid(&mut self, variable: &str, problem: impl Into<String>) {
-        self.errors.push(Invalid { variable: variable.into(), problem: problem.into() });
+        self.errors.push(Invalid {
+            variable: variable.into(),
+            problem: problem.into(),
+        });
     }
 
     fn parse<T: std::str::FromStr>(&mut self, name: &str, default: T) -> T {
@@ -219,14 +232,20 @@ impl Config {
     /// local and test environments a missing SECRET_KEY or encryption key is generated and kept
     /// under the data directory.
     pub fn load(vars: &HashMap<String, String>) -> Result<Config, ConfigErrors> {
-        let mut r = Reader { vars, errors: Vec::new() };
+        let mut r = Reader {
+            vars,
+            errors: Vec::new(),
+        };
         let environment = match r.get("ENVIRONMENT").map(|v| v.to_lowercase()).as_deref() {
             None | Some("local") | Some("development") => Environment::Local,
             Some("test") => Environment::Test,
             Some("staging") => Environment::Staging,
             Some("production") => Environment::Production,
             Some(other) => {
-                r.invalid("ENVIRONMENT", format!("expected local, test, staging or production, got {other:?}"));
+                r.invalid(
+                    "ENVIRONMENT",
+                    format!("expected local, test, staging or production, got {other:?}"),
+                );
                 Environment::Local
             }
         };
@@ -249,13 +268,20 @@ impl Config {
             }),
         };
 
-        let (encryption_key, encryption_key_origin) =
-            encryption_key(&mut r, file.encryption_key.as_deref(), &data_dir, production);
+        let (encryption_key, encryption_key_origin) = encryption_key(
+            &mut r,
+            file.encryption_key.as_deref(),
+            &data_dir,
+            production,
+        );
 
         let cors_origins = match r.get("CORS_ORIGINS") {
             None => vec!["http://localhost:3000".to_owned()],
             Some(raw) => parse_list(&raw).unwrap_or_else(|| {
-                r.invalid("CORS_ORIGINS", "expected a JSON array of origins or a comma-separated list");
+                r.invalid(
+                    "CORS_ORIGINS",
+                    "expected a JSON array of origins or a comma-separated list",
+                );
                 Vec::new()
             }),
         };
@@ -272,16 +298,24 @@ impl Config {
         if let Some(password) = &admin_password {
             let p = password.expose_secret();
             if production && (DEFAULT_ADMIN_PASSWORDS.contains(&p) || p.chars().count() < 12) {
-                r.invalid("ADMIN_PASSWORD", "is a default or short password; refused in production");
+                r.invalid(
+                    "ADMIN_PASSWORD",
+                    "is a default or short password; refused in production",
+                );
             }
         }
         if admin_email.is_some() != admin_password.is_some() {
-            r.invalid("ADMIN_EMAIL", "ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
+            r.invalid(
+                "ADMIN_EMAIL",
+                "ADMIN_EMAIL and ADMIN_PASSWORD must be set together",
+            );
         }
 
         let email = EmailConfig {
             resend_api_key: r.secret("RESEND_API_KEY"),
-            resend_api_url: r.get("RESEND_API_URL").unwrap_or_else(|| "https://api.resend.com".into()),
+            resend_api_url: r
+                .get("RESEND_API_URL")
+                .unwrap_or_else(|| "https://api.resend.com".into()),
             smtp: r.get("EMAIL_HOST").map(|host| SmtpConfig {
                 host,
                 port: r.parse("EMAIL_PORT", 587),
@@ -291,9 +325,13 @@ impl Config {
                 use_ssl: r.flag("EMAIL_USE_SSL", false),
                 timeout_seconds: r.parse("EMAIL_TIMEOUT", 10),
             }),
-            from_address: r.get("EMAIL_FROM_ADDRESS").unwrap_or_else(|| "owl@localhost".into()),
+            from_address: r
+                .get("EMAIL_FROM_ADDRESS")
+                .unwrap_or_else(|| "owl@localhost".into()),
             from_name: r.get("EMAIL_FROM_NAME").unwrap_or_else(|| "owl".into()),
-            frontend_url: r.get("FRONTEND_URL").unwrap_or_else(|| "http://localhost:3000".into()),
+            frontend_url: r
+                .get("FRONTEND_URL")
+                .unwrap_or_else(|| "http://localhost:3000".into()),
             max_retries: r.parse("EMAIL_MAX_RETRIES", 5),
         };
         let sentry = SentryConfig {
@@ -340,7 +378,11 @@ impl Config {
             sleep_end_gap_minutes: r.positive("SLEEP_END_GAP_MINUTES", 120) as u64,
             providers: providers::load(&mut r),
         };
-        if r.errors.is_empty() { Ok(config) } else { Err(ConfigErrors(r.errors)) }
+        if r.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(r.errors))
+        }
     }
 
     /// The effective configuration as `KEY = value` lines, secrets redacted.
@@ -374,7 +416,10 @@ fn persisted_secret(
     let written = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
         .and_then(|()| write_private(path, &value));
     if let Err(e) = written {
-        r.invalid(variable, format!("not set, and {} cannot be written: {e}", path.display()));
+        r.invalid(
+            variable,
+            format!("not set, and {} cannot be written: {e}", path.display()),
+        );
     }
     SecretString::from(value)
 }
@@ -397,11 +442,18 @@ fn encryption_key(
     production: bool,
 ) -> (SecretSlice<u8>, &'static str) {
     let (raw, origin, variable) = if let Some(raw) = from_file {
-        (raw.to_owned(), "appconfig.json", "appconfig.json encryption_key")
+        (
+            raw.to_owned(),
+            "appconfig.json",
+            "appconfig.json encryption_key",
+        )
     } else if let Some(raw) = r.get("OWL_ENCRYPTION_KEY") {
         (raw, "OWL_ENCRYPTION_KEY", "OWL_ENCRYPTION_KEY")
     } else if production {
-        r.invalid("OWL_ENCRYPTION_KEY", "must be set in production (32 bytes, base64)");
+        r.invalid(
+            "OWL_ENCRYPTION_KEY",
+            "must be set in production (32 bytes, base64)",
+        );
         return (SecretSlice::from(vec![0; 32]), "missing");
     } else {
         let path = data_dir.join("secret.key");
@@ -410,7 +462,11 @@ fn encryption_key(
             rand::Rng::fill(&mut rand::rng(), &mut key);
             STANDARD.encode(key)
         });
-        (raw.expose_secret().to_owned(), "owl_data/secret.key", "OWL_ENCRYPTION_KEY")
+        (
+            raw.expose_secret().to_owned(),
+            "owl_data/secret.key",
+            "OWL_ENCRYPTION_KEY",
+        )
     };
     match decode_key(&raw) {
         Some(key) => (SecretSlice::from(key), origin),
@@ -442,21 +498,34 @@ fn database(r: &mut Reader<'_>, from_file: Option<String>, data_dir: &Path) -> D
             Some(password) => format!("{}:{}", encode(&user), encode(&password)),
             None => encode(&user),
         };
-        (format!("postgres://{auth}@{host}:{port}/{}", encode(&name)), "DB_HOST")
+        (
+            format!("postgres://{auth}@{host}:{port}/{}", encode(&name)),
+            "DB_HOST",
+        )
     } else {
         let path = data_dir.join("owl.db");
-        (format!("sqlite://{}?mode=rwc", path.display()), "default (embedded SQLite)")
+        (
+            format!("sqlite://{}?mode=rwc", path.display()),
+            "default (embedded SQLite)",
+        )
     };
-    let url = url.replacen("postgresql+psycopg://", "postgres://", 1).replacen("postgresql://", "postgres://", 1);
+    let url = url
+        .replacen("postgresql+psycopg://", "postgres://", 1)
+        .replacen("postgresql://", "postgres://", 1);
     if !(url.starts_with("sqlite:") || url.starts_with("postgres://")) {
         r.invalid("DATABASE_URL", "must start with sqlite: or postgres://");
     }
-    DatabaseConfig { url: SecretString::from(url), origin }
+    DatabaseConfig {
+        url: SecretString::from(url),
+        origin,
+    }
 }
 
 fn redis(r: &Reader<'_>) -> Option<RedisConfig> {
     if let Some(url) = r.get("REDIS_URL") {
-        return Some(RedisConfig { url: SecretString::from(url) });
+        return Some(RedisConfig {
+            url: SecretString::from(url),
+        });
     }
     let host = r.get("REDIS_HOST")?;
     let port = r.get("REDIS_PORT").unwrap_or_else(|| "6379".into());
@@ -467,13 +536,17 @@ fn redis(r: &Reader<'_>) -> Option<RedisConfig> {
         (Some(user), None) => format!("{}@", encode(&user)),
         (None, None) => String::new(),
     };
-    Some(RedisConfig { url: SecretString::from(format!("redis://{auth}{host}:{port}/{db}")) })
+    Some(RedisConfig {
+        url: SecretString::from(format!("redis://{auth}{host}:{port}/{db}")),
+    })
 }
 
 fn encode(part: &str) -> String {
     part.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -483,9 +556,19 @@ fn encode(part: &str) -> String {
 fn parse_list(raw: &str) -> Option<Vec<String>> {
     if raw.trim_start().starts_with('[') {
         let items: Vec<String> = serde_json::from_str(raw).ok()?;
-        return Some(items.into_iter().map(|s| s.trim().trim_end_matches('/').to_owned()).collect());
+        return Some(
+            items
+                .into_iter()
+                .map(|s| s.trim().trim_end_matches('/').to_owned())
+                .collect(),
+        );
     }
-    Some(raw.split(',').map(|s| s.trim().trim_end_matches('/').to_owned()).filter(|s| !s.is_empty()).collect())
+    Some(
+        raw.split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng;
@@ -26,7 +26,11 @@ pub fn hash_password(password: &SecretString) -> anyhow::Result<String> {
 /// True when `password` matches the PHC string `hash`.
 pub fn verify_password(password: &SecretString, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -49,13 +53,19 @@ pub fn random_token(bytes: usize) -> String {
 
 /// `len` random alphanumeric characters.
 pub fn random_alphanumeric(len: usize) -> String {
-    rand::rng().sample_iter(Alphanumeric).take(len).map(char::from).collect()
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
 }
 
 /// `len` random characters from `alphabet`.
 pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 /// What owl's JWTs carry.
@@ -99,7 +109,11 @@ impl JwtSigner {
 
     /// Signs `claims`.
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            claims,
+            &self.encoding,
+        )?)
     }
 
     /// Verifies signature and algorithm, and expiry against `now` (UNIX seconds, no leeway).
@@ -134,18 +148,25 @@ const NONCE_LEN: usize = 12;
 impl Cipher {
     /// A cipher keyed by 32 bytes.
     pub fn new(key: SecretSlice<u8>) -> anyhow::Result<Self> {
-        anyhow::ensure!(key.expose_secret().len() == 32, "encryption key must be 32 bytes");
+        anyhow::ensure!(
+            key.expose_secret().len() == 32,
+            "encryption key must be 32 bytes"
+        );
         Ok(Cipher { key })
     }
 
     fn aead(&self) -> anyhow::Result<Aes256Gcm> {
-        Aes256Gcm::new_from_slice(self.key.expose_secret()).map_err(|_| anyhow::anyhow!("encryption key must be 32 bytes"))
+        Aes256Gcm::new_from_slice(self.key.expose_secret())
+            .map_err(|_| anyhow::anyhow!("encryption key must be 32 bytes"))
     }
 
     /// Encrypts `plaintext` under a fresh random nonce.
     pub fn encrypt(&self, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let ciphertext = self.aead()?.encrypt(&nonce, plaintext).map_err(|_| anyhow::anyhow!("encryption failed"))?;
+        let ciphertext = self
+            .aead()?
+            .encrypt(&nonce, plaintext)
+            .map_err(|_| anyhow::anyhow!("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         Ok(out)
@@ -170,15 +191,30 @@ mod tests {
     fn a_password_verifies_only_against_its_own_hash() {
         let hash = hash_password(&SecretString::from("correct horse battery")).unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password(&SecretString::from("correct horse battery"), &hash));
-        assert!(!verify_password(&SecretString::from("wrong horse battery"), &hash));
-        assert!(!verify_password(&SecretString::from("x"), "not a phc string"));
+        assert!(verify_password(
+            &SecretString::from("correct horse battery"),
+            &hash
+        ));
+        assert!(!verify_password(
+            &SecretString::from("wrong horse battery"),
+            &hash
+        ));
+        assert!(!verify_password(
+            &SecretString::from("x"),
+            "not a phc string"
+        ));
     }
 
     #[test]
     fn a_jwt_is_refused_after_expiry_or_under_another_key() {
         let signer = JwtSigner::new(&SecretString::from("k".repeat(32)));
-        let claims = Claims { sub: "s".into(), kind: "developer".into(), app: None, iat: 0, exp: 100 };
+        let claims = Claims {
+            sub: "s".into(),
+            kind: "developer".into(),
+            app: None,
+            iat: 0,
+            exp: 100,
+        };
         let token = signer.sign(&claims).unwrap();
         assert_eq!(signer.verify(&token, 99), Ok(claims));
         assert_eq!(signer.verify(&token, 100), Err(JwtError::Expired));

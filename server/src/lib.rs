@@ -109,6 +109,8 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let router = api::router(&state).await?;
     tracing::info!(address = %listener.local_addr()?, "owl is serving gRPC, grpc-web and HTTP");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -17,14 +17,19 @@ pub fn from_config(config: &EmailConfig) -> anyhow::Result<Arc<dyn Mailer>> {
     let from = format!("{} <{}>", config.from_name, config.from_address);
     if let Some(key) = &config.resend_api_key {
         return Ok(Arc::new(ResendMailer {
-            http: reqwest::Client::builder().timeout(Duration::from_secs(15)).build()?,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .build()?,
             url: format!("{}/emails", config.resend_api_url.trim_end_matches('/')),
             key: key.clone(),
             from,
         }));
     }
     if let Some(smtp) = &config.smtp {
-        return Ok(Arc::new(SmtpMailer { transport: smtp_transport(smtp)?, from: from.parse()? }));
+        return Ok(Arc::new(SmtpMailer {
+            transport: smtp_transport(smtp)?,
+            from: from.parse()?,
+        }));
     }
     Ok(Arc::new(LogMailer))
 }
@@ -57,8 +62,13 @@ impl Mailer for ResendMailer {
             "subject": email.subject,
             "text": email.text,
         });
-        let response =
-            self.http.post(&self.url).bearer_auth(self.key.expose_secret()).json(&body).send().await?;
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(self.key.expose_secret())
+            .json(&body)
+            .send()
+            .await?;
         let status = response.status();
         anyhow::ensure!(status.is_success(), "resend answered {status}");
         Ok(())
@@ -79,9 +89,14 @@ fn smtp_transport(c: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Exe
     } else {
         AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host)
     };
-    builder = builder.port(c.port).timeout(Some(Duration::from_secs(c.timeout_seconds)));
+    builder = builder
+        .port(c.port)
+        .timeout(Some(Duration::from_secs(c.timeout_seconds)));
     if let (Some(user), Some(password)) = (&c.username, &c.password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+        builder = builder.credentials(Credentials::new(
+            user.clone(),
+            password.expose_secret().to_owned(),
+        ));
     }
     Ok(builder.build())
 }

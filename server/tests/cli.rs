@@ -6,7 +6,10 @@ use std::time::Duration;
 
 fn owl(dir: &std::path::Path, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_owl"));
-    command.current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     for (key, value) in vars {
         command.env(key, value);
     }
@@ -17,27 +20,51 @@ fn owl(dir: &std::path::Path, vars: &[(&str, &str)]) -> Command {
 fn config_check_prints_the_effective_configuration_without_secrets() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "SECRET_KEY=from-the-dot-env-file-0123456789abcdef\nPOLAR_CLIENT_ID=polar-id\nPOLAR_CLIENT_SECRET=polar-secret\n").unwrap();
-    let output = owl(dir.path(), &[]).args(["config", "check"]).output().unwrap();
+    let output = owl(dir.path(), &[])
+        .args(["config", "check"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("DATABASE_URL = sqlite://owl_data/owl.db"), "{stdout}");
+    assert!(
+        stdout.contains("DATABASE_URL = sqlite://owl_data/owl.db"),
+        "{stdout}"
+    );
     assert!(stdout.contains("POLAR_CLIENT_ID = polar-id"));
-    assert!(!stdout.contains("from-the-dot-env-file") && !stdout.contains("polar-secret"), "{stdout}");
+    assert!(
+        !stdout.contains("from-the-dot-env-file") && !stdout.contains("polar-secret"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn config_check_names_every_invalid_variable_and_fails() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("config")).unwrap();
-    std::fs::write(dir.path().join("config/.env"), "ACCESS_TOKEN_EXPIRE_MINUTES=never\n").unwrap();
-    let output = owl(dir.path(), &[("ENVIRONMENT", "production"), ("CORS_ORIGINS", "[\"*\"]")])
-        .args(["config", "check"])
-        .output()
-        .unwrap();
+    std::fs::write(
+        dir.path().join("config/.env"),
+        "ACCESS_TOKEN_EXPIRE_MINUTES=never\n",
+    )
+    .unwrap();
+    let output = owl(
+        dir.path(),
+        &[("ENVIRONMENT", "production"), ("CORS_ORIGINS", "[\"*\"]")],
+    )
+    .args(["config", "check"])
+    .output()
+    .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for variable in ["SECRET_KEY", "OWL_ENCRYPTION_KEY", "CORS_ORIGINS", "ACCESS_TOKEN_EXPIRE_MINUTES"] {
-        assert!(stderr.contains(variable), "{variable} not named in {stderr}");
+    for variable in [
+        "SECRET_KEY",
+        "OWL_ENCRYPTION_KEY",
+        "CORS_ORIGINS",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
+    ] {
+        assert!(
+            stderr.contains(variable),
+            "{variable} not named in {stderr}"
+        );
     }
 }
 
@@ -59,15 +86,25 @@ fn production_refuses_to_serve_with_weak_settings_and_says_which() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     for variable in ["SECRET_KEY", "OWL_ENCRYPTION_KEY", "ADMIN_PASSWORD"] {
-        assert!(stderr.contains(variable), "{variable} not named in {stderr}");
+        assert!(
+            stderr.contains(variable),
+            "{variable} not named in {stderr}"
+        );
     }
-    assert!(!dir.path().join("owl_data/owl.db").exists(), "nothing started");
+    assert!(
+        !dir.path().join("owl_data/owl.db").exists(),
+        "nothing started"
+    );
 }
 
 #[test]
 fn serve_with_no_configuration_creates_the_sqlite_database_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = owl(dir.path(), &[])
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
@@ -78,7 +115,9 @@ fn serve_with_no_configuration_creates_the_sqlite_database_and_stops_on_sigterm(
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let healthy = runtime.block_on(async {
         for _ in 0..100 {
-            if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/health")).await {
+            if let Ok(response) =
+                reqwest::get(format!("http://127.0.0.1:{port}/api/v1/health")).await
+            {
                 return response.status() == 200;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -88,7 +127,10 @@ fn serve_with_no_configuration_creates_the_sqlite_database_and_stops_on_sigterm(
     assert!(healthy, "server did not become healthy");
     assert!(dir.path().join("owl_data/owl.db").exists());
     assert!(dir.path().join("owl_data/secret.key").exists());
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
@@ -97,8 +139,26 @@ fn serve_with_no_configuration_creates_the_sqlite_database_and_stops_on_sigterm(
 #[test]
 fn migrate_applies_and_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(owl(dir.path(), &[]).arg("migrate").status().unwrap().success());
+    assert!(
+        owl(dir.path(), &[])
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
     assert!(dir.path().join("owl_data/owl.db").exists());
-    assert!(owl(dir.path(), &[]).args(["migrate", "--rollback", "3"]).status().unwrap().success());
-    assert!(owl(dir.path(), &[]).arg("migrate").status().unwrap().success());
+    assert!(
+        owl(dir.path(), &[])
+            .args(["migrate", "--rollback", "3"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        owl(dir.path(), &[])
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
 }

@@ -9,7 +9,9 @@ use chrono::Utc;
 use common::{PASSWORD, TestDb, TestServer};
 use owl::pb;
 use owl_migration::{Migrator, MigratorTrait};
-use owl_server::domain::model::{Developer, DeveloperCredentials, RefreshOutcome, RefreshToken, Subject};
+use owl_server::domain::model::{
+    Developer, DeveloperCredentials, RefreshOutcome, RefreshToken, Subject,
+};
 use owl_server::store::{DeveloperStore, SeaStore, TokenStore, connect};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use sha2::{Digest, Sha256};
@@ -35,20 +37,33 @@ fn statement(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Statemen
 }
 
 async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
-    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-    rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect()
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect()
 }
 
 async fn count(db: &DatabaseConnection, table: &str) -> i64 {
     let sql = format!("SELECT COUNT(*) FROM {table}");
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
 async fn tables(db: &DatabaseConnection) -> Vec<String> {
     let sql = match db.get_database_backend() {
-        DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        _ => "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+        DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        }
+        _ => {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name"
+        }
     };
     strings(db, sql).await
 }
@@ -67,14 +82,36 @@ async fn migrations_go_up_down_and_up_again() {
     Migrator::up(conn, None).await.unwrap();
     let all = tables(conn).await;
     for table in [
-        "developer", "developer_invitation", "onboarding", "application", "api_key", "user", "invitation_code",
-        "refresh_token", "provider_settings", "user_connection", "data_source", "series_type_definition",
-        "data_point_series", "event_record", "workout_details", "sleep_details",
+        "developer",
+        "developer_invitation",
+        "onboarding",
+        "application",
+        "api_key",
+        "user",
+        "invitation_code",
+        "refresh_token",
+        "provider_settings",
+        "user_connection",
+        "data_source",
+        "series_type_definition",
+        "data_point_series",
+        "event_record",
+        "workout_details",
+        "sleep_details",
     ] {
-        assert!(all.iter().any(|t| t == table), "{table} missing on {}: {all:?}", db.engine());
+        assert!(
+            all.iter().any(|t| t == table),
+            "{table} missing on {}: {all:?}",
+            db.engine()
+        );
     }
     Migrator::down(conn, None).await.unwrap();
-    assert_eq!(tables(conn).await, ["seaql_migrations"], "down removes every table on {}", db.engine());
+    assert_eq!(
+        tables(conn).await,
+        ["seaql_migrations"],
+        "down removes every table on {}",
+        db.engine()
+    );
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(tables(conn).await, all);
 }
@@ -92,7 +129,11 @@ async fn concurrent_onboarding_creates_exactly_one_developer() {
     let store = migrated(&db).await;
     let attempts = (0..6).map(|i| {
         let store = store.clone();
-        tokio::spawn(async move { store.create_first_developer(&developer(&format!("d{i}@example.com"))).await })
+        tokio::spawn(async move {
+            store
+                .create_first_developer(&developer(&format!("d{i}@example.com")))
+                .await
+        })
     });
     let mut created = 0;
     for attempt in attempts {
@@ -123,7 +164,12 @@ async fn a_refresh_token_is_spent_once_even_under_concurrency() {
     store.insert_refresh_token(&token).await.unwrap();
     let spends = (0..6).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.spend_refresh_token(&"h".repeat(64), Utc::now()).await.unwrap() })
+        tokio::spawn(async move {
+            store
+                .spend_refresh_token(&"h".repeat(64), Utc::now())
+                .await
+                .unwrap()
+        })
     });
     let mut spent = 0;
     for spend in spends {
@@ -138,34 +184,95 @@ async fn a_refresh_token_is_spent_once_even_under_concurrency() {
 async fn secrets_are_stored_only_as_hashes() {
     let server = TestServer::start().await;
     let developer = server.developer().await;
-    let session = server.client.login(pb::LoginRequest { email: "admin@example.com".into(), password: PASSWORD.into() }).await.unwrap();
-    let application = developer
-        .create_application(pb::CreateApplicationRequest { application: Some(pb::Application { display_name: "A".into(), ..Default::default() }) })
+    let session = server
+        .client
+        .login(pb::LoginRequest {
+            email: "admin@example.com".into(),
+            password: PASSWORD.into(),
+        })
         .await
         .unwrap();
-    let key = developer.create_api_key(pb::CreateApiKeyRequest { parent: application.name, api_key: None }).await.unwrap();
+    let application = developer
+        .create_application(pb::CreateApplicationRequest {
+            application: Some(pb::Application {
+                display_name: "A".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let key = developer
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: application.name,
+            api_key: None,
+        })
+        .await
+        .unwrap();
     let backend = server.client.with_api_key(&key.key);
     let user = server.user(&backend, "u").await;
-    let code = backend.create_invitation_code(pb::CreateInvitationCodeRequest { parent: user.name.clone() }).await.unwrap();
-    let sdk = backend.create_sdk_token(pb::CreateSdkTokenRequest { user: user.name }).await.unwrap();
-    developer
-        .create_invitation(pb::CreateInvitationRequest { invitation: Some(pb::Invitation { email: "new@example.com".into(), ..Default::default() }) })
+    let code = backend
+        .create_invitation_code(pb::CreateInvitationCodeRequest {
+            parent: user.name.clone(),
+        })
         .await
         .unwrap();
-    let invitation_token = server.mailer.wait_for("new@example.com").await.text.split("token=").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let sdk = backend
+        .create_sdk_token(pb::CreateSdkTokenRequest { user: user.name })
+        .await
+        .unwrap();
+    developer
+        .create_invitation(pb::CreateInvitationRequest {
+            invitation: Some(pb::Invitation {
+                email: "new@example.com".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let invitation_token = server
+        .mailer
+        .wait_for("new@example.com")
+        .await
+        .text
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
 
     let db = server.db.raw().await;
     let sha = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
     let hashes = strings(&db, "SELECT password_hash FROM developer").await;
     assert!(hashes[0].starts_with("$argon2id$") && !hashes[0].contains(PASSWORD));
-    assert_eq!(strings(&db, "SELECT key_hash FROM api_key").await, [sha(&key.key)]);
+    assert_eq!(
+        strings(&db, "SELECT key_hash FROM api_key").await,
+        [sha(&key.key)]
+    );
     let refresh = strings(&db, "SELECT token_hash FROM refresh_token").await;
-    assert!(refresh.contains(&sha(&session.refresh_token)) && refresh.contains(&sha(&sdk.refresh_token)));
-    assert_eq!(strings(&db, "SELECT code_hash FROM invitation_code").await, [sha(&code.code)]);
-    assert_eq!(strings(&db, "SELECT token_hash FROM developer_invitation").await, [sha(&invitation_token)]);
+    assert!(
+        refresh.contains(&sha(&session.refresh_token))
+            && refresh.contains(&sha(&sdk.refresh_token))
+    );
+    assert_eq!(
+        strings(&db, "SELECT code_hash FROM invitation_code").await,
+        [sha(&code.code)]
+    );
+    assert_eq!(
+        strings(&db, "SELECT token_hash FROM developer_invitation").await,
+        [sha(&invitation_token)]
+    );
 
     // No column of any of these tables holds a plaintext secret.
-    let plaintexts = [PASSWORD, key.key.as_str(), &session.refresh_token, &sdk.refresh_token, &code.code, &invitation_token];
+    let plaintexts = [
+        PASSWORD,
+        key.key.as_str(),
+        &session.refresh_token,
+        &sdk.refresh_token,
+        &code.code,
+        &invitation_token,
+    ];
     for (table, columns) in [
         ("developer", "email || password_hash"),
         ("api_key", "key_prefix || key_hash || display_name"),
@@ -175,7 +282,11 @@ async fn secrets_are_stored_only_as_hashes() {
     ] {
         for value in strings(&db, &format!("SELECT {columns} FROM {table}")).await {
             for secret in plaintexts {
-                assert!(!value.contains(secret), "{table} holds a plaintext secret on {}", server.db.engine());
+                assert!(
+                    !value.contains(secret),
+                    "{table} holds a plaintext secret on {}",
+                    server.db.engine()
+                );
             }
         }
     }
@@ -201,10 +312,29 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
         let event = Uuid::now_v7();
         exec(&db, "INSERT INTO event_record (id, user_id, source_id, category, event_type, start_at, end_at, zone_offset, created_at, updated_at) VALUES ($1, $2, $3, 'workout', 'running', 1, 2, 0, $4, $5)",
             vec![event.into(), user.into(), source_id.into(), now.into(), now.into()]).await;
-        exec(&db, "INSERT INTO workout_details (event_id, distance_m) VALUES ($1, 5000.0)", vec![event.into()]).await;
+        exec(
+            &db,
+            "INSERT INTO workout_details (event_id, distance_m) VALUES ($1, 5000.0)",
+            vec![event.into()],
+        )
+        .await;
     }
-    backend.delete_user(pb::DeleteUserRequest { name: doomed.name }).await.unwrap();
-    for table in ["user_connection", "data_source", "data_point_series", "event_record", "workout_details"] {
-        assert_eq!(count(&db, table).await, 1, "{table} on {}", server.db.engine());
+    backend
+        .delete_user(pb::DeleteUserRequest { name: doomed.name })
+        .await
+        .unwrap();
+    for table in [
+        "user_connection",
+        "data_source",
+        "data_point_series",
+        "event_record",
+        "workout_details",
+    ] {
+        assert_eq!(
+            count(&db, table).await,
+            1,
+            "{table} on {}",
+            server.db.engine()
+        );
     }
 }

@@ -27,7 +27,11 @@ fn application(a: Application) -> pb::Application {
 }
 
 fn api_key(k: ApiKey, secret: Option<String>) -> pb::ApiKey {
-    let state = if k.revoked_at.is_some() { ApiKeyState::Revoked } else { ApiKeyState::Active };
+    let state = if k.revoked_at.is_some() {
+        ApiKeyState::Revoked
+    } else {
+        ApiKeyState::Active
+    };
     pb::ApiKey {
         name: format!("applications/{}/apiKeys/{}", k.application_id, k.id),
         display_name: k.display_name,
@@ -44,7 +48,10 @@ fn minted(m: MintedApiKey) -> pb::ApiKey {
 }
 
 fn fields(a: &pb::Application) -> ApplicationFields {
-    ApplicationFields { display_name: a.display_name.clone(), description: a.description.clone() }
+    ApplicationFields {
+        display_name: a.display_name.clone(),
+        description: a.description.clone(),
+    }
 }
 
 #[tonic::async_trait]
@@ -65,7 +72,9 @@ impl ApplicationService for ApplicationApi {
     ) -> Result<Response<pb::Application>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = one_name(&request.get_ref().name, "applications", "name")?;
-        Ok(Response::new(application(Applications(&self.0).get(&caller, id).await?)))
+        Ok(Response::new(application(
+            Applications(&self.0).get(&caller, id).await?,
+        )))
     }
 
     async fn list_applications(
@@ -74,7 +83,9 @@ impl ApplicationService for ApplicationApi {
     ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let result = Applications(&self.0).list(&caller, page_request(r.page_size, &r.page_token)?).await?;
+        let result = Applications(&self.0)
+            .list(&caller, page_request(r.page_size, &r.page_token)?)
+            .await?;
         Ok(Response::new(pb::ListApplicationsResponse {
             applications: result.items.into_iter().map(application).collect(),
             next_page_token: result.next_page_token,
@@ -90,18 +101,26 @@ impl ApplicationService for ApplicationApi {
         let body = r.application.unwrap_or_default();
         let id = one_name(&body.name, "applications", "application.name")?;
         let mask = r.update_mask.map(|m| m.paths).unwrap_or_default();
-        let updated = Applications(&self.0).update(&caller, id, fields(&body), &mask).await?;
+        let updated = Applications(&self.0)
+            .update(&caller, id, fields(&body), &mask)
+            .await?;
         Ok(Response::new(application(updated)))
     }
 
-    async fn delete_application(&self, request: Request<pb::DeleteApplicationRequest>) -> Result<Response<()>, Status> {
+    async fn delete_application(
+        &self,
+        request: Request<pb::DeleteApplicationRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = one_name(&request.get_ref().name, "applications", "name")?;
         Applications(&self.0).delete(&caller, id).await?;
         Ok(Response::new(()))
     }
 
-    async fn create_api_key(&self, request: Request<pb::CreateApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let mut v = Violations::new();
@@ -110,7 +129,9 @@ impl ApplicationService for ApplicationApi {
         v.text(&display_name, "api_key.display_name", false, 100);
         v.finish()?;
         let parent = parent.ok_or_else(|| Status::invalid_argument("parent is required"))?;
-        let created = Applications(&self.0).create_key(&caller, parent, &display_name).await?;
+        let created = Applications(&self.0)
+            .create_key(&caller, parent, &display_name)
+            .await?;
         Ok(Response::new(minted(created)))
     }
 
@@ -122,27 +143,40 @@ impl ApplicationService for ApplicationApi {
         let r = request.into_inner();
         let mut v = Violations::new();
         let parent = parse_name(&r.parent, "applications", "parent", &mut v);
-        let page = crate::domain::page::PageRequest::parse(r.page_size, &r.page_token, &r.parent, &mut v);
+        let page =
+            crate::domain::page::PageRequest::parse(r.page_size, &r.page_token, &r.parent, &mut v);
         v.finish()?;
         let parent = parent.ok_or_else(|| Status::invalid_argument("parent is required"))?;
-        let result = Applications(&self.0).list_keys(&caller, parent, page).await?;
+        let result = Applications(&self.0)
+            .list_keys(&caller, parent, page)
+            .await?;
         Ok(Response::new(pb::ListApiKeysResponse {
             api_keys: result.items.into_iter().map(|k| api_key(k, None)).collect(),
             next_page_token: result.next_page_token,
         }))
     }
 
-    async fn revoke_api_key(&self, request: Request<pb::RevokeApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+    async fn revoke_api_key(
+        &self,
+        request: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&self.0, &request).await?;
         let (application_id, id) = key_name(&request.get_ref().name)?;
-        let revoked = Applications(&self.0).revoke_key(&caller, application_id, id).await?;
+        let revoked = Applications(&self.0)
+            .revoke_key(&caller, application_id, id)
+            .await?;
         Ok(Response::new(api_key(revoked, None)))
     }
 
-    async fn rotate_api_key(&self, request: Request<pb::RotateApiKeyRequest>) -> Result<Response<pb::ApiKey>, Status> {
+    async fn rotate_api_key(
+        &self,
+        request: Request<pb::RotateApiKeyRequest>,
+    ) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&self.0, &request).await?;
         let (application_id, id) = key_name(&request.get_ref().name)?;
-        let rotated = Applications(&self.0).rotate_key(&caller, application_id, id).await?;
+        let rotated = Applications(&self.0)
+            .rotate_key(&caller, application_id, id)
+            .await?;
         Ok(Response::new(minted(rotated)))
     }
 }

@@ -4,9 +4,9 @@ use secrecy::SecretString;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use crate::domain::Context;
 use crate::domain::auth::{Authenticator, Caller, Credential};
 use crate::domain::error::{Error, Reason};
-use crate::domain::Context;
 
 /// The credential in `authorization: Bearer …` or `x-api-key`, if any.
 pub fn credential(metadata: &MetadataMap) -> Result<Option<Credential>, Error> {
@@ -19,7 +19,9 @@ pub fn credential(metadata: &MetadataMap) -> Result<Option<Credential>, Error> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(malformed)?;
-        return Ok(Some(Credential::Bearer(SecretString::from(token.to_owned()))));
+        return Ok(Some(Credential::Bearer(SecretString::from(
+            token.to_owned(),
+        ))));
     }
     if let Some(value) = metadata.get("x-api-key") {
         let key = value.to_str().map_err(|_| malformed())?.trim();

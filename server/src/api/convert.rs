@@ -10,34 +10,62 @@ use crate::domain::validate::Violations;
 
 /// A protobuf timestamp of `time`.
 pub fn timestamp(time: DateTime<Utc>) -> Option<Timestamp> {
-    Some(Timestamp { seconds: time.timestamp(), nanos: time.timestamp_subsec_nanos() as i32 })
+    Some(Timestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    })
 }
 
 /// The id of a resource name `{collection}/{uuid}`; records a violation of `field` otherwise.
 pub fn parse_name(value: &str, collection: &str, field: &str, v: &mut Violations) -> Option<Uuid> {
-    match value.strip_prefix(collection).and_then(|rest| rest.strip_prefix('/')).map(Uuid::parse_str) {
+    match value
+        .strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .map(Uuid::parse_str)
+    {
         Some(Ok(id)) => Some(id),
         _ => {
             let shown: String = value.chars().take(80).collect();
-            v.add(field, format!("must be {collection}/{{uuid}}, got {shown:?}"));
+            v.add(
+                field,
+                format!("must be {collection}/{{uuid}}, got {shown:?}"),
+            );
             None
         }
     }
 }
 
 /// Like `parse_name`, but an empty value is allowed and means none.
-pub fn parse_optional_name(value: &str, collection: &str, field: &str, v: &mut Violations) -> Option<Uuid> {
-    if value.is_empty() { None } else { parse_name(value, collection, field, v) }
+pub fn parse_optional_name(
+    value: &str,
+    collection: &str,
+    field: &str,
+    v: &mut Violations,
+) -> Option<Uuid> {
+    if value.is_empty() {
+        None
+    } else {
+        parse_name(value, collection, field, v)
+    }
 }
 
 /// The two ids of `applications/{uuid}/apiKeys/{uuid}`.
 pub fn parse_api_key_name(value: &str, field: &str, v: &mut Violations) -> Option<(Uuid, Uuid)> {
-    let parsed = value.strip_prefix("applications/").and_then(|rest| rest.split_once("/apiKeys/")).and_then(
-        |(application, key)| Some((Uuid::parse_str(application).ok()?, Uuid::parse_str(key).ok()?)),
-    );
+    let parsed = value
+        .strip_prefix("applications/")
+        .and_then(|rest| rest.split_once("/apiKeys/"))
+        .and_then(|(application, key)| {
+            Some((
+                Uuid::parse_str(application).ok()?,
+                Uuid::parse_str(key).ok()?,
+            ))
+        });
     if parsed.is_none() {
         let shown: String = value.chars().take(80).collect();
-        v.add(field, format!("must be applications/{{uuid}}/apiKeys/{{uuid}}, got {shown:?}"));
+        v.add(
+            field,
+            format!("must be applications/{{uuid}}/apiKeys/{{uuid}}, got {shown:?}"),
+        );
     }
     parsed
 }
@@ -66,12 +94,24 @@ mod tests {
     fn names_parse_only_in_their_collection() {
         let id = Uuid::now_v7();
         let mut v = Violations::new();
-        assert_eq!(parse_name(&format!("users/{id}"), "users", "name", &mut v), Some(id));
+        assert_eq!(
+            parse_name(&format!("users/{id}"), "users", "name", &mut v),
+            Some(id)
+        );
         assert!(v.is_empty());
-        assert_eq!(parse_name(&format!("applications/{id}"), "users", "name", &mut v), None);
-        assert_eq!(parse_name("users/not-a-uuid", "users", "name", &mut v), None);
+        assert_eq!(
+            parse_name(&format!("applications/{id}"), "users", "name", &mut v),
+            None
+        );
+        assert_eq!(
+            parse_name("users/not-a-uuid", "users", "name", &mut v),
+            None
+        );
         assert_eq!(parse_name("", "users", "name", &mut v), None);
-        assert!(parse_api_key_name(&format!("applications/{id}/apiKeys/{id}"), "name", &mut v).is_some());
+        assert!(
+            parse_api_key_name(&format!("applications/{id}/apiKeys/{id}"), "name", &mut v)
+                .is_some()
+        );
         assert!(v.finish().is_err());
     }
 }

@@ -31,7 +31,11 @@ fn session(tokens: IssuedTokens) -> pb::Session {
 }
 
 fn developer(d: Developer) -> pb::Developer {
-    pb::Developer { name: format!("developers/{}", d.id), email: d.email, create_time: timestamp(d.created_at) }
+    pb::Developer {
+        name: format!("developers/{}", d.id),
+        email: d.email,
+        create_time: timestamp(d.created_at),
+    }
 }
 
 fn invitation(i: Invitation, now: chrono::DateTime<chrono::Utc>) -> pb::Invitation {
@@ -45,7 +49,10 @@ fn invitation(i: Invitation, now: chrono::DateTime<chrono::Utc>) -> pb::Invitati
         name: format!("invitations/{}", i.id),
         email: i.email,
         state: state as i32,
-        inviter: i.inviter_id.map(|id| format!("developers/{id}")).unwrap_or_default(),
+        inviter: i
+            .inviter_id
+            .map(|id| format!("developers/{id}"))
+            .unwrap_or_default(),
         create_time: timestamp(i.created_at),
         expire_time: timestamp(i.expires_at),
     }
@@ -57,27 +64,51 @@ fn secret(value: String) -> SecretString {
 
 #[tonic::async_trait]
 impl DeveloperService for DeveloperApi {
-    async fn onboard(&self, request: Request<pb::OnboardRequest>) -> Result<Response<pb::Session>, Status> {
+    async fn onboard(
+        &self,
+        request: Request<pb::OnboardRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
         let r = request.into_inner();
-        let tokens = Developers(&self.0).onboard(&r.email, &secret(r.password)).await?;
+        let tokens = Developers(&self.0)
+            .onboard(&r.email, &secret(r.password))
+            .await?;
         Ok(Response::new(session(tokens)))
     }
 
-    async fn login(&self, request: Request<pb::LoginRequest>) -> Result<Response<pb::Session>, Status> {
+    async fn login(
+        &self,
+        request: Request<pb::LoginRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
         let r = request.into_inner();
-        let tokens = Developers(&self.0).login(&r.email, &secret(r.password)).await?;
+        let tokens = Developers(&self.0)
+            .login(&r.email, &secret(r.password))
+            .await?;
         Ok(Response::new(session(tokens)))
     }
 
-    async fn refresh_token(&self, request: Request<pb::RefreshTokenRequest>) -> Result<Response<pb::Session>, Status> {
-        let tokens = Developers(&self.0).refresh(&request.into_inner().refresh_token).await?;
+    async fn refresh_token(
+        &self,
+        request: Request<pb::RefreshTokenRequest>,
+    ) -> Result<Response<pb::Session>, Status> {
+        let tokens = Developers(&self.0)
+            .refresh(&request.into_inner().refresh_token)
+            .await?;
         Ok(Response::new(session(tokens)))
     }
 
-    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> Result<Response<()>, Status> {
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        Developers(&self.0).change_password(&caller, &secret(r.current_password), &secret(r.new_password)).await?;
+        Developers(&self.0)
+            .change_password(
+                &caller,
+                &secret(r.current_password),
+                &secret(r.new_password),
+            )
+            .await?;
         Ok(Response::new(()))
     }
 
@@ -87,7 +118,9 @@ impl DeveloperService for DeveloperApi {
     ) -> Result<Response<pb::ListDevelopersResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let result = Developers(&self.0).list(&caller, page_request(r.page_size, &r.page_token)?).await?;
+        let result = Developers(&self.0)
+            .list(&caller, page_request(r.page_size, &r.page_token)?)
+            .await?;
         Ok(Response::new(pb::ListDevelopersResponse {
             developers: result.items.into_iter().map(developer).collect(),
             next_page_token: result.next_page_token,
@@ -99,7 +132,11 @@ impl DeveloperService for DeveloperApi {
         request: Request<pb::CreateInvitationRequest>,
     ) -> Result<Response<pb::Invitation>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let email = request.into_inner().invitation.map(|i| i.email).unwrap_or_default();
+        let email = request
+            .into_inner()
+            .invitation
+            .map(|i| i.email)
+            .unwrap_or_default();
         let created = Developers(&self.0).invite(&caller, &email).await?;
         Ok(Response::new(invitation(created, self.0.clock.now())))
     }
@@ -110,15 +147,24 @@ impl DeveloperService for DeveloperApi {
     ) -> Result<Response<pb::ListInvitationsResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let result = Developers(&self.0).list_invitations(&caller, page_request(r.page_size, &r.page_token)?).await?;
+        let result = Developers(&self.0)
+            .list_invitations(&caller, page_request(r.page_size, &r.page_token)?)
+            .await?;
         let now = self.0.clock.now();
         Ok(Response::new(pb::ListInvitationsResponse {
-            invitations: result.items.into_iter().map(|i| invitation(i, now)).collect(),
+            invitations: result
+                .items
+                .into_iter()
+                .map(|i| invitation(i, now))
+                .collect(),
             next_page_token: result.next_page_token,
         }))
     }
 
-    async fn delete_invitation(&self, request: Request<pb::DeleteInvitationRequest>) -> Result<Response<()>, Status> {
+    async fn delete_invitation(
+        &self,
+        request: Request<pb::DeleteInvitationRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = one_name(&request.get_ref().name, "invitations", "name")?;
         Developers(&self.0).revoke_invitation(&caller, id).await?;
@@ -130,7 +176,9 @@ impl DeveloperService for DeveloperApi {
         request: Request<pb::AcceptInvitationRequest>,
     ) -> Result<Response<pb::Session>, Status> {
         let r = request.into_inner();
-        let tokens = Developers(&self.0).accept_invitation(&r.token, &secret(r.password)).await?;
+        let tokens = Developers(&self.0)
+            .accept_invitation(&r.token, &secret(r.password))
+            .await?;
         Ok(Response::new(session(tokens)))
     }
 }

@@ -17,7 +17,9 @@ use crate::config::Environment;
 
 /// The plain HTTP routes.
 pub fn routes(state: &AppState) -> Router {
-    Router::new().route("/api/v1/health", get(health)).with_state(state.clone())
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .with_state(state.clone())
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -45,13 +47,19 @@ async fn health(State(state): State<AppState>) -> Response {
         "database": database,
         "cache": cache,
     }));
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, body).into_response()
 }
 
 async fn ping_redis(pool: &deadpool_redis::Pool) -> anyhow::Result<()> {
     let mut connection = tokio::time::timeout(Duration::from_secs(2), pool.get()).await??;
-    let _: String = deadpool_redis::redis::cmd("PING").query_async(&mut connection).await?;
+    let _: String = deadpool_redis::redis::cmd("PING")
+        .query_async(&mut connection)
+        .await?;
     Ok(())
 }
 
@@ -67,10 +75,19 @@ pub fn layered(router: Router, state: &AppState) -> Router {
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(
-            ["content-type", "authorization", "x-api-key", "x-grpc-web", "x-user-agent", "grpc-timeout"]
-                .map(HeaderName::from_static),
+            [
+                "content-type",
+                "authorization",
+                "x-api-key",
+                "x-grpc-web",
+                "x-user-agent",
+                "grpc-timeout",
+            ]
+            .map(HeaderName::from_static),
         )
-        .expose_headers(["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static))
+        .expose_headers(
+            ["grpc-status", "grpc-message", "grpc-status-details-bin"].map(HeaderName::from_static),
+        )
         .max_age(Duration::from_secs(24 * 60 * 60));
     let mut router = router
         .layer(cors)
@@ -93,7 +110,10 @@ pub fn layered(router: Router, state: &AppState) -> Router {
 /// (native gRPC clients, curl) pass.
 async fn origin_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(origin) = request.headers().get(header::ORIGIN) {
-        let allowed = state.cors_origins.iter().any(|o| o == "*" || o.as_bytes() == origin.as_bytes());
+        let allowed = state
+            .cors_origins
+            .iter()
+            .any(|o| o == "*" || o.as_bytes() == origin.as_bytes());
         if !allowed {
             tracing::info!(origin = ?origin, "request from an origin outside CORS_ORIGINS refused");
             return (StatusCode::FORBIDDEN, "origin not allowed").into_response();

@@ -29,10 +29,18 @@ use user::UserApi;
 pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
     let ctx = state.ctx.clone();
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<DeveloperServiceServer<DeveloperApi>>().await;
-    health_reporter.set_serving::<ApplicationServiceServer<ApplicationApi>>().await;
-    health_reporter.set_serving::<UserServiceServer<UserApi>>().await;
-    health_reporter.set_serving::<SdkTokenServiceServer<SdkTokenApi>>().await;
+    health_reporter
+        .set_serving::<DeveloperServiceServer<DeveloperApi>>()
+        .await;
+    health_reporter
+        .set_serving::<ApplicationServiceServer<ApplicationApi>>()
+        .await;
+    health_reporter
+        .set_serving::<UserServiceServer<UserApi>>()
+        .await;
+    health_reporter
+        .set_serving::<SdkTokenServiceServer<SdkTokenApi>>()
+        .await;
 
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -51,6 +59,9 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(Arc::clone(&ctx))));
 
     // grpc-web translation only in front of gRPC: it answers other HTTP/1.1 requests with 400.
-    let grpc = routes.routes().into_axum_router().layer(tonic_web::GrpcWebLayer::new());
+    let grpc = routes
+        .routes()
+        .into_axum_router()
+        .layer(tonic_web::GrpcWebLayer::new());
     Ok(http::layered(grpc.merge(http::routes(state)), state))
 }

@@ -31,10 +31,15 @@ fn sdk_token(tokens: IssuedTokens) -> pb::SdkToken {
 
 #[tonic::async_trait]
 impl SdkTokenService for SdkTokenApi {
-    async fn create_sdk_token(&self, request: Request<pb::CreateSdkTokenRequest>) -> Result<Response<pb::SdkToken>, Status> {
+    async fn create_sdk_token(
+        &self,
+        request: Request<pb::CreateSdkTokenRequest>,
+    ) -> Result<Response<pb::SdkToken>, Status> {
         let caller = caller(&self.0, &request).await?;
         let user_id = one_name(&request.get_ref().user, "users", "user")?;
-        Ok(Response::new(sdk_token(SdkTokens(&self.0).create(&caller, user_id).await?)))
+        Ok(Response::new(sdk_token(
+            SdkTokens(&self.0).create(&caller, user_id).await?,
+        )))
     }
 
     async fn create_invitation_code(
@@ -45,7 +50,10 @@ impl SdkTokenService for SdkTokenApi {
         let user_id = one_name(&request.get_ref().parent, "users", "parent")?;
         let issued = SdkTokens(&self.0).create_code(&caller, user_id).await?;
         Ok(Response::new(pb::InvitationCode {
-            name: format!("users/{}/invitationCodes/{}", issued.code.user_id, issued.code.id),
+            name: format!(
+                "users/{}/invitationCodes/{}",
+                issued.code.user_id, issued.code.id
+            ),
             code: issued.plaintext,
             create_time: timestamp(issued.code.created_at),
             expire_time: timestamp(issued.code.expires_at),
@@ -56,12 +64,19 @@ impl SdkTokenService for SdkTokenApi {
         &self,
         request: Request<pb::RedeemInvitationCodeRequest>,
     ) -> Result<Response<pb::SdkToken>, Status> {
-        let tokens = SdkTokens(&self.0).redeem(&request.into_inner().code).await?;
+        let tokens = SdkTokens(&self.0)
+            .redeem(&request.into_inner().code)
+            .await?;
         Ok(Response::new(sdk_token(tokens)))
     }
 
-    async fn refresh_sdk_token(&self, request: Request<pb::RefreshSdkTokenRequest>) -> Result<Response<pb::SdkToken>, Status> {
-        let tokens = SdkTokens(&self.0).refresh(&request.into_inner().refresh_token).await?;
+    async fn refresh_sdk_token(
+        &self,
+        request: Request<pb::RefreshSdkTokenRequest>,
+    ) -> Result<Response<pb::SdkToken>, Status> {
+        let tokens = SdkTokens(&self.0)
+            .refresh(&request.into_inner().refresh_token)
+            .await?;
         Ok(Response::new(sdk_token(tokens)))
     }
 }

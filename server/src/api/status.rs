@@ -58,18 +58,32 @@ mod tests {
     #[test]
     fn invalid_argument_carries_every_violation_and_the_reason() {
         let status = Status::from(Error::InvalidArgument(vec![
-            FieldViolation { field: "a".into(), description: "x".into() },
-            FieldViolation { field: "b".into(), description: "y".into() },
+            FieldViolation {
+                field: "a".into(),
+                description: "x".into(),
+            },
+            FieldViolation {
+                field: "b".into(),
+                description: "y".into(),
+            },
         ]));
         assert_eq!(status.code(), Code::InvalidArgument);
         let details = status.get_error_details();
-        assert_eq!(details.bad_request().map(|b| b.field_violations.len()), Some(2));
-        assert_eq!(details.error_info().map(|i| i.reason.as_str()), Some("INVALID_ARGUMENT"));
+        assert_eq!(
+            details.bad_request().map(|b| b.field_violations.len()),
+            Some(2)
+        );
+        assert_eq!(
+            details.error_info().map(|i| i.reason.as_str()),
+            Some("INVALID_ARGUMENT")
+        );
     }
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let status = Status::from(Error::Internal(anyhow::anyhow!("password=hunter2 in query")));
+        let status = Status::from(Error::Internal(anyhow::anyhow!(
+            "password=hunter2 in query"
+        )));
         assert_eq!(status.code(), Code::Internal);
         assert_eq!(status.message(), "internal error");
     }

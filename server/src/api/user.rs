@@ -48,28 +48,44 @@ fn non_empty(value: String) -> Option<String> {
 
 #[tonic::async_trait]
 impl UserService for UserApi {
-    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let parent = parse_optional_name(&r.parent, "applications", "parent", &mut v);
         v.finish()?;
-        let created = Users(&self.0).create(&caller, parent, fields(r.user.unwrap_or_default())).await?;
+        let created = Users(&self.0)
+            .create(&caller, parent, fields(r.user.unwrap_or_default()))
+            .await?;
         Ok(Response::new(user(created)))
     }
 
-    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = one_name(&request.get_ref().name, "users", "name")?;
         Ok(Response::new(user(Users(&self.0).get(&caller, id).await?)))
     }
 
-    async fn list_users(&self, request: Request<pb::ListUsersRequest>) -> Result<Response<pb::ListUsersResponse>, Status> {
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let mut v = Violations::new();
         let parent = parse_optional_name(&r.parent, "applications", "parent", &mut v);
-        let query = format!("{}|{}|{}", r.parent, r.email.to_lowercase(), r.external_user_id);
+        let query = format!(
+            "{}|{}|{}",
+            r.parent,
+            r.email.to_lowercase(),
+            r.external_user_id
+        );
         let page = PageRequest::parse(r.page_size, &r.page_token, &query, &mut v);
         v.finish()?;
         let filter = UserFilter {
@@ -84,17 +100,25 @@ impl UserService for UserApi {
         }))
     }
 
-    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
         let body = r.user.unwrap_or_default();
         let id = one_name(&body.name, "users", "user.name")?;
         let mask = r.update_mask.map(|m| m.paths).unwrap_or_default();
-        let updated = Users(&self.0).update(&caller, id, fields(body), &mask).await?;
+        let updated = Users(&self.0)
+            .update(&caller, id, fields(body), &mask)
+            .await?;
         Ok(Response::new(user(updated)))
     }
 
-    async fn delete_user(&self, request: Request<pb::DeleteUserRequest>) -> Result<Response<()>, Status> {
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<()>, Status> {
         let caller = caller(&self.0, &request).await?;
         let id = one_name(&request.get_ref().name, "users", "name")?;
         Users(&self.0).delete(&caller, id).await?;

@@ -7,7 +7,9 @@ use secrecy::SecretString;
 use super::Reader;
 
 /// The providers owl knows, by their lowercase key (as in callback paths).
-pub const PROVIDERS: &[&str] = &["fitbit", "garmin", "oura", "polar", "strava", "suunto", "whoop"];
+pub const PROVIDERS: &[&str] = &[
+    "fitbit", "garmin", "oura", "polar", "strava", "suunto", "whoop",
+];
 
 /// One provider's OAuth application.
 #[derive(Debug, Clone)]
@@ -61,12 +63,17 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
                 client_id: r.get(&var("CLIENT_ID")),
                 client_secret: r.secret(&var("CLIENT_SECRET")),
                 redirect_uri: r.get(&var("REDIRECT_URI")),
-                default_scope: r.get(&var("DEFAULT_SCOPE")).or_else(|| default_scope(provider).map(String::from)),
+                default_scope: r
+                    .get(&var("DEFAULT_SCOPE"))
+                    .or_else(|| default_scope(provider).map(String::from)),
                 extra_secret,
                 events_per_page,
             };
             if config.client_id.is_some() != config.client_secret.is_some() {
-                r.invalid(&var("CLIENT_SECRET"), format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET must be set together"));
+                r.invalid(
+                    &var("CLIENT_SECRET"),
+                    format!("{prefix}_CLIENT_ID and {prefix}_CLIENT_SECRET must be set together"),
+                );
             }
             (provider, config)
         })

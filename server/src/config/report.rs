@@ -32,33 +32,77 @@ fn redact_url(url: &SecretString) -> String {
 
 pub(super) fn lines(c: &Config) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = vec![
-        ("ENVIRONMENT".into(), format!("{:?}", c.environment).to_lowercase()),
+        (
+            "ENVIRONMENT".into(),
+            format!("{:?}", c.environment).to_lowercase(),
+        ),
         ("SECRET_KEY".into(), REDACTED.into()),
-        ("OWL_ENCRYPTION_KEY".into(), format!("{REDACTED} (from {})", c.encryption_key_origin)),
+        (
+            "OWL_ENCRYPTION_KEY".into(),
+            format!("{REDACTED} (from {})", c.encryption_key_origin),
+        ),
         ("CORS_ORIGINS".into(), c.cors_origins.join(", ")),
         ("SERVER_HOST".into(), plain(&c.public_url)),
         ("OWL_LISTEN".into(), c.listen.to_string()),
         ("OWL_DATA_DIR".into(), c.data_dir.display().to_string()),
-        ("DATABASE_URL".into(), format!("{} (from {})", redact_url(&c.database.url), c.database.origin)),
+        (
+            "DATABASE_URL".into(),
+            format!(
+                "{} (from {})",
+                redact_url(&c.database.url),
+                c.database.origin
+            ),
+        ),
         (
             "REDIS".into(),
-            c.redis.as_ref().map_or("(unset: embedded queue)".into(), |r| redact_url(&r.url)),
+            c.redis
+                .as_ref()
+                .map_or("(unset: embedded queue)".into(), |r| redact_url(&r.url)),
         ),
         ("ADMIN_EMAIL".into(), plain(&c.admin_email)),
         ("ADMIN_PASSWORD".into(), secret(&c.admin_password)),
-        ("ACCESS_TOKEN_EXPIRE_MINUTES".into(), c.access_token_expire_minutes.to_string()),
-        ("REFRESH_TOKEN_EXPIRE_DAYS".into(), c.refresh_token_expire_days.to_string()),
-        ("TOKEN_LIFETIME".into(), c.sdk_token_lifetime_seconds.to_string()),
-        ("INVITATION_EXPIRE_DAYS".into(), c.invitation_expire_days.to_string()),
-        ("USER_INVITATION_CODE_EXPIRE_DAYS".into(), c.user_invitation_code_expire_days.to_string()),
+        (
+            "ACCESS_TOKEN_EXPIRE_MINUTES".into(),
+            c.access_token_expire_minutes.to_string(),
+        ),
+        (
+            "REFRESH_TOKEN_EXPIRE_DAYS".into(),
+            c.refresh_token_expire_days.to_string(),
+        ),
+        (
+            "TOKEN_LIFETIME".into(),
+            c.sdk_token_lifetime_seconds.to_string(),
+        ),
+        (
+            "INVITATION_EXPIRE_DAYS".into(),
+            c.invitation_expire_days.to_string(),
+        ),
+        (
+            "USER_INVITATION_CODE_EXPIRE_DAYS".into(),
+            c.user_invitation_code_expire_days.to_string(),
+        ),
         ("RESEND_API_KEY".into(), secret(&c.email.resend_api_key)),
-        ("EMAIL_HOST".into(), plain(&c.email.smtp.as_ref().map(|s| format!("{}:{}", s.host, s.port)))),
-        ("EMAIL_HOST_PASSWORD".into(), secret(&c.email.smtp.as_ref().and_then(|s| s.password.clone()))),
+        (
+            "EMAIL_HOST".into(),
+            plain(
+                &c.email
+                    .smtp
+                    .as_ref()
+                    .map(|s| format!("{}:{}", s.host, s.port)),
+            ),
+        ),
+        (
+            "EMAIL_HOST_PASSWORD".into(),
+            secret(&c.email.smtp.as_ref().and_then(|s| s.password.clone())),
+        ),
         ("EMAIL_FROM_ADDRESS".into(), c.email.from_address.clone()),
         ("FRONTEND_URL".into(), c.email.frontend_url.clone()),
         ("SENTRY_ENABLED".into(), c.sentry.enabled.to_string()),
         ("SENTRY_DSN".into(), secret(&c.sentry.dsn)),
-        ("SYNC_INTERVAL_SECONDS".into(), c.sync_interval_seconds.to_string()),
+        (
+            "SYNC_INTERVAL_SECONDS".into(),
+            c.sync_interval_seconds.to_string(),
+        ),
         ("XML_CHUNK_SIZE".into(), c.xml_chunk_size.to_string()),
     ];
     for (name, p) in &c.providers {

@@ -7,14 +7,19 @@ use secrecy::ExposeSecret;
 use super::*;
 
 fn vars(dir: &Path, pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut map: HashMap<String, String> =
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     map.insert("OWL_DATA_DIR".into(), dir.display().to_string());
     map
 }
 
 fn problems(result: Result<Config, ConfigErrors>) -> Vec<String> {
-    result.err().map(|e| e.0.into_iter().map(|i| i.variable).collect()).unwrap_or_default()
+    result
+        .err()
+        .map(|e| e.0.into_iter().map(|i| i.variable).collect())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -26,8 +31,14 @@ fn no_configuration_means_embedded_sqlite_and_generated_keys_that_persist() {
     assert!(config.redis.is_none());
     assert_eq!(config.encryption_key_origin, "owl_data/secret.key");
     let again = Config::load(&vars(dir.path(), &[])).unwrap();
-    assert_eq!(config.secret_key.expose_secret(), again.secret_key.expose_secret());
-    assert_eq!(config.encryption_key.expose_secret(), again.encryption_key.expose_secret());
+    assert_eq!(
+        config.secret_key.expose_secret(),
+        again.secret_key.expose_secret()
+    );
+    assert_eq!(
+        config.encryption_key.expose_secret(),
+        again.encryption_key.expose_secret()
+    );
 }
 
 #[test]
@@ -49,7 +60,10 @@ fn an_open_wearables_env_selects_postgres_and_redis() {
         config.database.url.expose_secret(),
         "postgres://open-wearables:p%40ss%20word@db:5432/open-wearables"
     );
-    assert_eq!(config.redis.unwrap().url.expose_secret(), "redis://redis:6379/0");
+    assert_eq!(
+        config.redis.unwrap().url.expose_secret(),
+        "redis://redis:6379/0"
+    );
     assert_eq!(config.cors_origins, ["http://localhost:3000"]);
 }
 
@@ -66,7 +80,15 @@ fn production_names_every_unsafe_setting() {
             ("ADMIN_PASSWORD", "your-secure-password"),
         ],
     )));
-    assert_eq!(found, ["SECRET_KEY", "OWL_ENCRYPTION_KEY", "CORS_ORIGINS", "ADMIN_PASSWORD"]);
+    assert_eq!(
+        found,
+        [
+            "SECRET_KEY",
+            "OWL_ENCRYPTION_KEY",
+            "CORS_ORIGINS",
+            "ADMIN_PASSWORD"
+        ]
+    );
 }
 
 #[test]
@@ -80,10 +102,17 @@ fn app_config_file_takes_precedence_over_the_environment() {
     .unwrap();
     let config = Config::load(&vars(
         dir.path(),
-        &[("SERVER_HOST", "http://ignored"), ("DATABASE_URL", "sqlite://ignored.db"), ("OWL_ENCRYPTION_KEY", "x")],
+        &[
+            ("SERVER_HOST", "http://ignored"),
+            ("DATABASE_URL", "sqlite://ignored.db"),
+            ("OWL_ENCRYPTION_KEY", "x"),
+        ],
     ))
     .unwrap();
-    assert_eq!(config.public_url.as_deref(), Some("https://owl.example.com"));
+    assert_eq!(
+        config.public_url.as_deref(),
+        Some("https://owl.example.com")
+    );
     assert_eq!(config.database.url.expose_secret(), "postgres://a@b/c");
     assert_eq!(config.encryption_key.expose_secret(), &[3u8; 32][..]);
 }
@@ -101,8 +130,17 @@ fn every_invalid_variable_is_reported() {
             ("GARMIN_CLIENT_ID", "only-the-id"),
         ],
     )));
-    for variable in ["ENVIRONMENT", "ACCESS_TOKEN_EXPIRE_MINUTES", "SYNC_INTERVAL_SECONDS", "OWL_ENCRYPTION_KEY", "GARMIN_CLIENT_SECRET"] {
-        assert!(found.iter().any(|f| f == variable), "{variable} missing from {found:?}");
+    for variable in [
+        "ENVIRONMENT",
+        "ACCESS_TOKEN_EXPIRE_MINUTES",
+        "SYNC_INTERVAL_SECONDS",
+        "OWL_ENCRYPTION_KEY",
+        "GARMIN_CLIENT_SECRET",
+    ] {
+        assert!(
+            found.iter().any(|f| f == variable),
+            "{variable} missing from {found:?}"
+        );
     }
 }
 
@@ -121,7 +159,12 @@ fn the_report_never_shows_a_secret() {
     ))
     .unwrap();
     let text = format!("{:?}", config.report());
-    for secret in ["super-secret-signing-key", "db-password", "re_live_key", "polar-secret"] {
+    for secret in [
+        "super-secret-signing-key",
+        "db-password",
+        "re_live_key",
+        "polar-secret",
+    ] {
         assert!(!text.contains(secret), "{secret} leaked");
     }
     assert!(text.contains("polar-id"));

@@ -32,12 +32,25 @@ fn not_found(id: Uuid) -> Error {
 }
 
 fn key_not_found(application_id: Uuid, id: Uuid) -> Error {
-    Error::not_found("owl.v1.ApiKey", format!("applications/{application_id}/apiKeys/{id}"))
+    Error::not_found(
+        "owl.v1.ApiKey",
+        format!("applications/{application_id}/apiKeys/{id}"),
+    )
 }
 
 fn validate(fields: &ApplicationFields, prefix: &str, v: &mut Violations) {
-    v.text(&fields.display_name, &format!("{prefix}.display_name"), true, 100);
-    v.text(&fields.description, &format!("{prefix}.description"), false, 1000);
+    v.text(
+        &fields.display_name,
+        &format!("{prefix}.display_name"),
+        true,
+        100,
+    );
+    v.text(
+        &fields.description,
+        &format!("{prefix}.description"),
+        false,
+        1000,
+    );
 }
 
 impl Applications<'_> {
@@ -62,7 +75,11 @@ impl Applications<'_> {
     /// Returns an application.
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Application> {
         caller.developer()?;
-        self.0.applications.application(id).await?.ok_or_else(|| not_found(id))
+        self.0
+            .applications
+            .application(id)
+            .await?
+            .ok_or_else(|| not_found(id))
     }
 
     /// Lists applications, oldest first.
@@ -82,9 +99,17 @@ impl Applications<'_> {
     ) -> Result<Application> {
         caller.developer()?;
         let mut v = Violations::new();
-        let mask: Vec<&str> = if mask.is_empty() { vec!["display_name", "description"] } else { mask.iter().map(String::as_str).collect() };
+        let mask: Vec<&str> = if mask.is_empty() {
+            vec!["display_name", "description"]
+        } else {
+            mask.iter().map(String::as_str).collect()
+        };
         for path in &mask {
-            v.check(matches!(*path, "display_name" | "description"), "update_mask", &format!("cannot update {path:?}"));
+            v.check(
+                matches!(*path, "display_name" | "description"),
+                "update_mask",
+                &format!("cannot update {path:?}"),
+            );
         }
         let mut application = self.get(caller, id).await?;
         if mask.contains(&"display_name") {
@@ -94,7 +119,10 @@ impl Applications<'_> {
             application.description = fields.description;
         }
         validate(
-            &ApplicationFields { display_name: application.display_name.clone(), description: application.description.clone() },
+            &ApplicationFields {
+                display_name: application.display_name.clone(),
+                description: application.description.clone(),
+            },
             "application",
             &mut v,
         );
@@ -125,11 +153,22 @@ impl Applications<'_> {
             created_at: self.0.clock.now(),
             revoked_at: None,
         };
-        (StoredApiKey { key, key_hash: token_digest(&secret) }, secret)
+        (
+            StoredApiKey {
+                key,
+                key_hash: token_digest(&secret),
+            },
+            secret,
+        )
     }
 
     /// Creates an API key for an application; its secret is returned only here.
-    pub async fn create_key(&self, caller: &Caller, application_id: Uuid, display_name: &str) -> Result<MintedApiKey> {
+    pub async fn create_key(
+        &self,
+        caller: &Caller,
+        application_id: Uuid,
+        display_name: &str,
+    ) -> Result<MintedApiKey> {
         caller.developer()?;
         let mut v = Violations::new();
         v.text(display_name, "api_key.display_name", false, 100);
@@ -138,14 +177,26 @@ impl Applications<'_> {
         let (stored, secret) = self.mint(application_id, display_name.trim().to_owned());
         self.0.applications.create_api_key(&stored).await?;
         tracing::info!(application = %application_id, api_key = %stored.key.id, "api key created");
-        Ok(MintedApiKey { key: stored.key, secret })
+        Ok(MintedApiKey {
+            key: stored.key,
+            secret,
+        })
     }
 
     /// Lists an application's keys, oldest first.
-    pub async fn list_keys(&self, caller: &Caller, application_id: Uuid, page: PageRequest) -> Result<Page<ApiKey>> {
+    pub async fn list_keys(
+        &self,
+        caller: &Caller,
+        application_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>> {
         caller.developer()?;
         self.get(caller, application_id).await?;
-        let rows = self.0.applications.list_api_keys(application_id, &page).await?;
+        let rows = self
+            .0
+            .applications
+            .list_api_keys(application_id, &page)
+            .await?;
         Ok(page.page(rows, |k| k.id))
     }
 
@@ -157,7 +208,12 @@ impl Applications<'_> {
     }
 
     /// Revokes a key; revoking a revoked key changes nothing.
-    pub async fn revoke_key(&self, caller: &Caller, application_id: Uuid, id: Uuid) -> Result<ApiKey> {
+    pub async fn revoke_key(
+        &self,
+        caller: &Caller,
+        application_id: Uuid,
+        id: Uuid,
+    ) -> Result<ApiKey> {
         caller.developer()?;
         let mut key = self.key(application_id, id).await?;
         if key.revoked_at.is_none() {
@@ -170,7 +226,12 @@ impl Applications<'_> {
     }
 
     /// Revokes an active key and returns its replacement with the secret.
-    pub async fn rotate_key(&self, caller: &Caller, application_id: Uuid, id: Uuid) -> Result<MintedApiKey> {
+    pub async fn rotate_key(
+        &self,
+        caller: &Caller,
+        application_id: Uuid,
+        id: Uuid,
+    ) -> Result<MintedApiKey> {
         caller.developer()?;
         let old = self.key(application_id, id).await?;
         if old.revoked_at.is_some() {
@@ -180,8 +241,14 @@ impl Applications<'_> {
             });
         }
         let (stored, secret) = self.mint(application_id, old.display_name);
-        self.0.applications.rotate_api_key(id, &stored, self.0.clock.now()).await?;
+        self.0
+            .applications
+            .rotate_api_key(id, &stored, self.0.clock.now())
+            .await?;
         tracing::info!(old = %id, new = %stored.key.id, "api key rotated");
-        Ok(MintedApiKey { key: stored.key, secret })
+        Ok(MintedApiKey {
+            key: stored.key,
+            secret,
+        })
     }
 }

@@ -21,7 +21,10 @@ pub enum Caller {
     /// A developer with a session token: may manage everything.
     Developer(Uuid),
     /// A backend holding an API key: may manage its own application's users.
-    Application { application_id: Uuid, api_key_id: Uuid },
+    Application {
+        application_id: Uuid,
+        api_key_id: Uuid,
+    },
     /// A mobile app holding an SDK token: may reach its own user only.
     User { user_id: Uuid, application_id: Uuid },
 }
@@ -31,7 +34,9 @@ impl Caller {
     pub fn developer(&self) -> Result<Uuid> {
         match self {
             Caller::Developer(id) => Ok(*id),
-            _ => Err(Error::permission_denied("only developers may call this method")),
+            _ => Err(Error::permission_denied(
+                "only developers may call this method",
+            )),
         }
     }
 
@@ -40,7 +45,10 @@ impl Caller {
     pub fn manages(&self, application_id: Uuid) -> bool {
         match self {
             Caller::Developer(_) => true,
-            Caller::Application { application_id: own, .. } => *own == application_id,
+            Caller::Application {
+                application_id: own,
+                ..
+            } => *own == application_id,
             Caller::User { .. } => false,
         }
     }
@@ -70,15 +78,29 @@ impl Authenticator<'_> {
 
     fn bearer(&self, token: &SecretString) -> Result<Caller> {
         let now = self.0.clock.now().timestamp();
-        let claims = self.0.signer.verify(token.expose_secret(), now).map_err(|e| match e {
-            JwtError::Expired => Error::unauthenticated(Reason::ExpiredCredentials, "token has expired"),
-            JwtError::Invalid => Error::unauthenticated(Reason::InvalidCredentials, "token is not valid"),
-        })?;
+        let claims = self
+            .0
+            .signer
+            .verify(token.expose_secret(), now)
+            .map_err(|e| match e {
+                JwtError::Expired => {
+                    Error::unauthenticated(Reason::ExpiredCredentials, "token has expired")
+                }
+                JwtError::Invalid => {
+                    Error::unauthenticated(Reason::InvalidCredentials, "token is not valid")
+                }
+            })?;
         let invalid = || Error::unauthenticated(Reason::InvalidCredentials, "token is not valid");
         let subject = Uuid::parse_str(&claims.sub).map_err(|_| invalid())?;
-        match (claims.kind.as_str(), claims.app.as_deref().map(Uuid::parse_str)) {
+        match (
+            claims.kind.as_str(),
+            claims.app.as_deref().map(Uuid::parse_str),
+        ) {
             ("developer", None) => Ok(Caller::Developer(subject)),
-            ("sdk", Some(Ok(application_id))) => Ok(Caller::User { user_id: subject, application_id }),
+            ("sdk", Some(Ok(application_id))) => Ok(Caller::User {
+                user_id: subject,
+                application_id,
+            }),
             _ => Err(invalid()),
         }
     }
@@ -86,14 +108,28 @@ impl Authenticator<'_> {
     async fn api_key(&self, key: &SecretString) -> Result<Caller> {
         let key = key.expose_secret();
         let invalid = || Error::unauthenticated(Reason::InvalidCredentials, "api key is not valid");
-        let prefix = key.get(..API_KEY_PREFIX_LEN).filter(|p| p.starts_with("owl_")).ok_or_else(invalid)?;
-        let stored = self.0.applications.api_key_by_prefix(prefix).await?.ok_or_else(invalid)?;
+        let prefix = key
+            .get(..API_KEY_PREFIX_LEN)
+            .filter(|p| p.starts_with("owl_"))
+            .ok_or_else(invalid)?;
+        let stored = self
+            .0
+            .applications
+            .api_key_by_prefix(prefix)
+            .await?
+            .ok_or_else(invalid)?;
         if !digests_match(&stored.key_hash, &token_digest(key)) {
             return Err(invalid());
         }
         if stored.key.revoked_at.is_some() {
-            return Err(Error::unauthenticated(Reason::ApiKeyRevoked, "api key has been revoked"));
+            return Err(Error::unauthenticated(
+                Reason::ApiKeyRevoked,
+                "api key has been revoked",
+            ));
         }
-        Ok(Caller::Application { application_id: stored.key.application_id, api_key_id: stored.key.id })
+        Ok(Caller::Application {
+            application_id: stored.key.application_id,
+            api_key_id: stored.key.id,
+        })
     }
 }

@@ -21,13 +21,21 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 pub struct Developers<'a>(pub &'a Context);
 
 impl Developers<'_> {
-    async fn new_developer(&self, email: &str, password: &SecretString) -> Result<DeveloperCredentials> {
+    async fn new_developer(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> Result<DeveloperCredentials> {
         let password = password.clone();
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(anyhow::Error::from)??;
         Ok(DeveloperCredentials {
-            developer: Developer { id: Uuid::now_v7(), email: normalize_email(email), created_at: self.0.clock.now() },
+            developer: Developer {
+                id: Uuid::now_v7(),
+                email: normalize_email(email),
+                created_at: self.0.clock.now(),
+            },
             password_hash: hash,
         })
     }
@@ -46,13 +54,22 @@ impl Developers<'_> {
             return Err(closed());
         }
         let credentials = self.new_developer(email, password).await?;
-        let developer = self.0.developers.create_first_developer(&credentials).await?.ok_or_else(closed)?;
+        let developer = self
+            .0
+            .developers
+            .create_first_developer(&credentials)
+            .await?
+            .ok_or_else(closed)?;
         tracing::info!(developer = %developer.id, "onboarding complete");
         sessions::issue(self.0, Subject::Developer(developer.id), None, None).await
     }
 
     /// Creates the first developer from ADMIN_EMAIL / ADMIN_PASSWORD unless onboarding happened.
-    pub async fn bootstrap_admin(&self, email: &str, password: &SecretString) -> Result<Option<Developer>> {
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: &SecretString,
+    ) -> Result<Option<Developer>> {
         if self.0.developers.onboarded().await? {
             return Ok(None);
         }
@@ -64,17 +81,32 @@ impl Developers<'_> {
     pub async fn login(&self, email: &str, password: &SecretString) -> Result<IssuedTokens> {
         let mut v = Violations::new();
         v.check(!email.is_empty(), "email", "must not be empty");
-        v.check(!secrecy::ExposeSecret::expose_secret(password).is_empty(), "password", "must not be empty");
+        v.check(
+            !secrecy::ExposeSecret::expose_secret(password).is_empty(),
+            "password",
+            "must not be empty",
+        );
         v.finish()?;
-        let found = self.0.developers.developer_by_email(&normalize_email(email)).await?;
-        let hash = found.as_ref().map_or(DUMMY_HASH.to_owned(), |d| d.password_hash.clone());
+        let found = self
+            .0
+            .developers
+            .developer_by_email(&normalize_email(email))
+            .await?;
+        let hash = found
+            .as_ref()
+            .map_or(DUMMY_HASH.to_owned(), |d| d.password_hash.clone());
         let password = password.clone();
         let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .map_err(anyhow::Error::from)?;
         match found {
-            Some(d) if matches => sessions::issue(self.0, Subject::Developer(d.developer.id), None, None).await,
-            _ => Err(Error::unauthenticated(Reason::InvalidCredentials, "wrong email or password")),
+            Some(d) if matches => {
+                sessions::issue(self.0, Subject::Developer(d.developer.id), None, None).await
+            }
+            _ => Err(Error::unauthenticated(
+                Reason::InvalidCredentials,
+                "wrong email or password",
+            )),
         }
     }
 
@@ -82,19 +114,34 @@ impl Developers<'_> {
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens> {
         let record = sessions::spend(self.0, refresh_token).await?;
         let Subject::Developer(id) = record.subject else {
-            return Err(Error::unauthenticated(Reason::InvalidCredentials, "not a developer refresh token"));
+            return Err(Error::unauthenticated(
+                Reason::InvalidCredentials,
+                "not a developer refresh token",
+            ));
         };
         if self.0.developers.developer_by_id(id).await?.is_none() {
-            return Err(Error::unauthenticated(Reason::InvalidCredentials, "developer no longer exists"));
+            return Err(Error::unauthenticated(
+                Reason::InvalidCredentials,
+                "developer no longer exists",
+            ));
         }
         sessions::issue(self.0, record.subject, None, Some(record.family_id)).await
     }
 
     /// Changes the caller's password and revokes the refresh tokens of all their sessions.
-    pub async fn change_password(&self, caller: &Caller, current: &SecretString, new: &SecretString) -> Result<()> {
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<()> {
         let id = caller.developer()?;
         let mut v = Violations::new();
-        v.check(!secrecy::ExposeSecret::expose_secret(current).is_empty(), "current_password", "must not be empty");
+        v.check(
+            !secrecy::ExposeSecret::expose_secret(current).is_empty(),
+            "current_password",
+            "must not be empty",
+        );
         v.password(secrecy::ExposeSecret::expose_secret(new), "new_password");
         v.finish()?;
         let developer = self
@@ -102,18 +149,29 @@ impl Developers<'_> {
             .developers
             .developer_by_id(id)
             .await?
-            .ok_or_else(|| Error::unauthenticated(Reason::InvalidCredentials, "developer no longer exists"))?;
+            .ok_or_else(|| {
+                Error::unauthenticated(Reason::InvalidCredentials, "developer no longer exists")
+            })?;
         let (current, hash) = (current.clone(), developer.password_hash.clone());
         let matches = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
             .await
             .map_err(anyhow::Error::from)?;
         if !matches {
-            return Err(Error::invalid("current_password", "does not match the current password"));
+            return Err(Error::invalid(
+                "current_password",
+                "does not match the current password",
+            ));
         }
         let replacement = self.new_developer(&developer.developer.email, new).await?;
         let now = self.0.clock.now();
-        self.0.developers.set_password_hash(id, &replacement.password_hash, now).await?;
-        self.0.tokens.revoke_refresh_tokens(Subject::Developer(id), None, now).await?;
+        self.0
+            .developers
+            .set_password_hash(id, &replacement.password_hash, now)
+            .await?;
+        self.0
+            .tokens
+            .revoke_refresh_tokens(Subject::Developer(id), None, now)
+            .await?;
         tracing::info!(developer = %id, "password changed; sessions revoked");
         Ok(())
     }
@@ -132,7 +190,13 @@ impl Developers<'_> {
         v.email(email, "invitation.email", true);
         v.finish()?;
         let email = normalize_email(email);
-        if self.0.developers.developer_by_email(&email).await?.is_some() {
+        if self
+            .0
+            .developers
+            .developer_by_email(&email)
+            .await?
+            .is_some()
+        {
             return Err(Error::already_exists("owl.v1.Developer", email));
         }
         let now = self.0.clock.now();
@@ -146,22 +210,40 @@ impl Developers<'_> {
             accepted_at: None,
             revoked_at: None,
         };
-        self.0.developers.create_invitation(&invitation, &token_digest(&token)).await?;
-        let link = format!("{}/accept-invitation?token={token}", self.0.settings.frontend_url.trim_end_matches('/'));
+        self.0
+            .developers
+            .create_invitation(&invitation, &token_digest(&token))
+            .await?;
+        let link = format!(
+            "{}/accept-invitation?token={token}",
+            self.0.settings.frontend_url.trim_end_matches('/')
+        );
         let text = format!(
             "You have been invited to join an owl deployment.\n\nAccept the invitation: {link}\n\n\
              Or call owl.v1.DeveloperService/AcceptInvitation with this token: {token}\n\n\
              The invitation expires on {}.",
             invitation.expires_at.to_rfc3339()
         );
-        let message = Email { to: email, subject: "You are invited to owl".into(), text };
-        deliver(self.0.mailer.clone(), message, self.0.settings.email_max_retries);
+        let message = Email {
+            to: email,
+            subject: "You are invited to owl".into(),
+            text,
+        };
+        deliver(
+            self.0.mailer.clone(),
+            message,
+            self.0.settings.email_max_retries,
+        );
         tracing::info!(invitation = %invitation.id, "invitation created");
         Ok(invitation)
     }
 
     /// Lists invitations, newest first.
-    pub async fn list_invitations(&self, caller: &Caller, page: PageRequest) -> Result<Page<Invitation>> {
+    pub async fn list_invitations(
+        &self,
+        caller: &Caller,
+        page: PageRequest,
+    ) -> Result<Page<Invitation>> {
         caller.developer()?;
         let rows = self.0.developers.list_invitations(&page).await?;
         Ok(page.page(rows, |i| i.id))
@@ -170,12 +252,10 @@ impl Developers<'_> {
     /// Revokes a pending invitation.
     pub async fn revoke_invitation(&self, caller: &Caller, id: Uuid) -> Result<()> {
         caller.developer()?;
-        let invitation = self
-            .0
-            .developers
-            .invitation(id)
-            .await?
-            .ok_or_else(|| Error::not_found("owl.v1.Invitation", format!("invitations/{id}")))?;
+        let invitation =
+            self.0.developers.invitation(id).await?.ok_or_else(|| {
+                Error::not_found("owl.v1.Invitation", format!("invitations/{id}"))
+            })?;
         let now = self.0.clock.now();
         if invitation.state(now) != InvitationState::Pending {
             return Err(not_pending());
@@ -184,7 +264,11 @@ impl Developers<'_> {
     }
 
     /// Accepts an invitation: creates the developer and starts their session.
-    pub async fn accept_invitation(&self, token: &str, password: &SecretString) -> Result<IssuedTokens> {
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        password: &SecretString,
+    ) -> Result<IssuedTokens> {
         let mut v = Violations::new();
         v.check(!token.is_empty(), "token", "must not be empty");
         v.password(secrecy::ExposeSecret::expose_secret(password), "password");
@@ -199,8 +283,12 @@ impl Developers<'_> {
             return Err(not_pending());
         }
         let credentials = self.new_developer(&invitation.email, password).await?;
-        let developer =
-            self.0.developers.accept_invitation(invitation.id, &credentials).await?.ok_or_else(not_pending)?;
+        let developer = self
+            .0
+            .developers
+            .accept_invitation(invitation.id, &credentials)
+            .await?
+            .ok_or_else(not_pending)?;
         tracing::info!(developer = %developer.id, invitation = %invitation.id, "invitation accepted");
         sessions::issue(self.0, Subject::Developer(developer.id), None, None).await
     }

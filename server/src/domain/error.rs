@@ -95,17 +95,26 @@ fn describe(violations: &[FieldViolation]) -> String {
 impl Error {
     /// NOT_FOUND for a resource of `kind` named `name`.
     pub fn not_found(kind: &'static str, name: impl Into<String>) -> Self {
-        Error::NotFound(ResourceRef { kind, name: name.into() })
+        Error::NotFound(ResourceRef {
+            kind,
+            name: name.into(),
+        })
     }
 
     /// ALREADY_EXISTS for a resource of `kind` identified by `name`.
     pub fn already_exists(kind: &'static str, name: impl Into<String>) -> Self {
-        Error::AlreadyExists(ResourceRef { kind, name: name.into() })
+        Error::AlreadyExists(ResourceRef {
+            kind,
+            name: name.into(),
+        })
     }
 
     /// UNAUTHENTICATED with `reason`.
     pub fn unauthenticated(reason: Reason, message: impl Into<String>) -> Self {
-        Error::Unauthenticated { reason, message: message.into() }
+        Error::Unauthenticated {
+            reason,
+            message: message.into(),
+        }
     }
 
     /// INVALID_ARGUMENT for one field.

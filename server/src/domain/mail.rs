@@ -32,7 +32,9 @@ pub fn deliver(mailer: Arc<dyn Mailer>, email: Email, attempts: u32) {
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
-                Err(error) => tracing::error!(%error, attempt, to = %email.to, "email failed, giving up"),
+                Err(error) => {
+                    tracing::error!(%error, attempt, to = %email.to, "email failed, giving up")
+                }
             }
         }
     });

@@ -57,7 +57,11 @@ impl PageRequest {
 
     /// The first page of up to `size` items of an unfiltered list.
     pub fn first(size: u64) -> Self {
-        PageRequest { after: None, size, query: fingerprint("") }
+        PageRequest {
+            after: None,
+            size,
+            query: fingerprint(""),
+        }
     }
 
     /// Number of rows to fetch: one more than the page, to know whether another page follows.
@@ -69,11 +73,17 @@ impl PageRequest {
     pub fn page<T>(&self, mut items: Vec<T>, id: impl Fn(&T) -> Uuid) -> Page<T> {
         let next_page_token = if items.len() as u64 > self.size {
             items.truncate(self.size as usize);
-            items.last().map(|last| encode(id(last), self.query)).unwrap_or_default()
+            items
+                .last()
+                .map(|last| encode(id(last), self.query))
+                .unwrap_or_default()
         } else {
             String::new()
         };
-        Page { items, next_page_token }
+        Page {
+            items,
+            next_page_token,
+        }
     }
 }
 
@@ -120,7 +130,10 @@ mod tests {
         let id = Uuid::now_v7();
         let token = encode(id, fingerprint("email=a@b.co"));
         let mut v = Violations::new();
-        assert_eq!(PageRequest::parse(10, &token, "email=a@b.co", &mut v).after, Some(id));
+        assert_eq!(
+            PageRequest::parse(10, &token, "email=a@b.co", &mut v).after,
+            Some(id)
+        );
         assert!(v.is_empty());
         PageRequest::parse(10, &token, "email=c@d.co", &mut v);
         PageRequest::parse(10, "garbage!", "", &mut v);
@@ -131,7 +144,10 @@ mod tests {
     #[test]
     fn sizes_default_and_cap() {
         let mut v = Violations::new();
-        assert_eq!(PageRequest::parse(0, "", "", &mut v).size, DEFAULT_PAGE_SIZE);
+        assert_eq!(
+            PageRequest::parse(0, "", "", &mut v).size,
+            DEFAULT_PAGE_SIZE
+        );
         assert_eq!(PageRequest::parse(5000, "", "", &mut v).size, MAX_PAGE_SIZE);
     }
 

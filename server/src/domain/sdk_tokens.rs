@@ -29,7 +29,13 @@ impl SdkTokens<'_> {
     /// Mints an SDK token for a user the caller manages.
     pub async fn create(&self, caller: &Caller, user_id: Uuid) -> Result<IssuedTokens> {
         let user = Users(self.0).managed(caller, user_id).await?;
-        sessions::issue(self.0, Subject::User(user.id), Some(user.application_id), None).await
+        sessions::issue(
+            self.0,
+            Subject::User(user.id),
+            Some(user.application_id),
+            None,
+        )
+        .await
     }
 
     /// Creates a single-use invitation code for a user the caller manages.
@@ -51,24 +57,50 @@ impl SdkTokens<'_> {
 
     /// Spends an invitation code for an SDK token of its user.
     pub async fn redeem(&self, code: &str) -> Result<IssuedTokens> {
-        let normalized: String =
-            code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect::<String>().to_uppercase();
+        let normalized: String = code
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect::<String>()
+            .to_uppercase();
         if normalized.len() != CODE_LEN || !normalized.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
-            return Err(Error::invalid("code", "must be 8 characters from the invitation"));
+            return Err(Error::invalid(
+                "code",
+                "must be 8 characters from the invitation",
+            ));
         }
         let now = self.0.clock.now();
         let gone = || Error::not_found("owl.v1.InvitationCode", "(code)");
-        let user_id = self.0.tokens.redeem_invitation_code(&token_digest(&normalized), now).await?.ok_or_else(gone)?;
+        let user_id = self
+            .0
+            .tokens
+            .redeem_invitation_code(&token_digest(&normalized), now)
+            .await?
+            .ok_or_else(gone)?;
         let user = self.0.users.user(user_id).await?.ok_or_else(gone)?;
-        sessions::issue(self.0, Subject::User(user.id), Some(user.application_id), None).await
+        sessions::issue(
+            self.0,
+            Subject::User(user.id),
+            Some(user.application_id),
+            None,
+        )
+        .await
     }
 
     /// Spends an SDK refresh token for a new SDK token in the same family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens> {
         let record = sessions::spend(self.0, refresh_token).await?;
-        let invalid = || Error::unauthenticated(Reason::InvalidCredentials, "not a valid sdk refresh token");
-        let Subject::User(user_id) = record.subject else { return Err(invalid()) };
+        let invalid =
+            || Error::unauthenticated(Reason::InvalidCredentials, "not a valid sdk refresh token");
+        let Subject::User(user_id) = record.subject else {
+            return Err(invalid());
+        };
         let user = self.0.users.user(user_id).await?.ok_or_else(invalid)?;
-        sessions::issue(self.0, record.subject, Some(user.application_id), Some(record.family_id)).await
+        sessions::issue(
+            self.0,
+            record.subject,
+            Some(user.application_id),
+            Some(record.family_id),
+        )
+        .await
     }
 }

@@ -65,10 +65,16 @@ pub async fn spend(ctx: &Context, refresh_token: &str) -> Result<RefreshToken> {
         return Err(Error::invalid("refresh_token", "must not be empty"));
     }
     let now = ctx.clock.now();
-    match ctx.tokens.spend_refresh_token(&token_digest(refresh_token), now).await? {
+    match ctx
+        .tokens
+        .spend_refresh_token(&token_digest(refresh_token), now)
+        .await?
+    {
         RefreshOutcome::Spent(record) => Ok(record),
         RefreshOutcome::Reused => {
-            tracing::warn!("a spent refresh token was presented again; its session family is revoked");
+            tracing::warn!(
+                "a spent refresh token was presented again; its session family is revoked"
+            );
             Err(Error::unauthenticated(
                 Reason::InvalidCredentials,
                 "refresh token was already used; the session has been ended",

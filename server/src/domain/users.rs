@@ -23,7 +23,13 @@ pub struct UserFields {
 }
 
 /// Paths of UpdateUserRequest.update_mask.
-const FIELDS: [&str; 5] = ["external_user_id", "email", "first_name", "last_name", "time_zone"];
+const FIELDS: [&str; 5] = [
+    "external_user_id",
+    "email",
+    "first_name",
+    "last_name",
+    "time_zone",
+];
 
 fn not_found(id: Uuid) -> Error {
     Error::not_found("owl.v1.User", format!("users/{id}"))
@@ -35,7 +41,10 @@ fn validate(f: &UserFields, v: &mut Violations) {
     v.text(&f.first_name, "user.first_name", false, 100);
     v.text(&f.last_name, "user.last_name", false, 100);
     if !f.time_zone.is_empty() && chrono_tz::Tz::from_str(&f.time_zone).is_err() {
-        v.add("user.time_zone", "must be an IANA time zone such as Europe/Warsaw");
+        v.add(
+            "user.time_zone",
+            "must be an IANA time zone such as Europe/Warsaw",
+        );
     }
 }
 
@@ -65,22 +74,36 @@ pub struct Users<'a>(pub &'a Context);
 impl Users<'_> {
     /// Which application a create or list acts on: `parent` for developers (None lists all),
     /// the key's own for API keys (a different parent is NOT_FOUND).
-    async fn scope(&self, caller: &Caller, parent: Option<Uuid>, required: bool, v: &mut Violations) -> Result<Option<Uuid>> {
+    async fn scope(
+        &self,
+        caller: &Caller,
+        parent: Option<Uuid>,
+        required: bool,
+        v: &mut Violations,
+    ) -> Result<Option<Uuid>> {
         match (caller, parent) {
-            (Caller::User { .. }, _) => Err(Error::permission_denied("sdk tokens may only read their own user")),
-            (Caller::Application { application_id, .. }, Some(p)) if p != *application_id => {
-                Err(Error::not_found("owl.v1.Application", format!("applications/{p}")))
-            }
+            (Caller::User { .. }, _) => Err(Error::permission_denied(
+                "sdk tokens may only read their own user",
+            )),
+            (Caller::Application { application_id, .. }, Some(p)) if p != *application_id => Err(
+                Error::not_found("owl.v1.Application", format!("applications/{p}")),
+            ),
             (Caller::Application { application_id, .. }, _) => Ok(Some(*application_id)),
             (Caller::Developer(_), None) => {
                 if required {
-                    v.add("parent", "is required for developers: applications/{application}");
+                    v.add(
+                        "parent",
+                        "is required for developers: applications/{application}",
+                    );
                 }
                 Ok(None)
             }
             (Caller::Developer(_), Some(p)) => {
                 if self.0.applications.application(p).await?.is_none() {
-                    return Err(Error::not_found("owl.v1.Application", format!("applications/{p}")));
+                    return Err(Error::not_found(
+                        "owl.v1.Application",
+                        format!("applications/{p}"),
+                    ));
                 }
                 Ok(Some(p))
             }
@@ -94,26 +117,45 @@ impl Users<'_> {
             Caller::User { user_id, .. } => *user_id == id,
             other => other.manages(user.application_id),
         };
-        if allowed { Ok(user) } else { Err(not_found(id)) }
+        if allowed {
+            Ok(user)
+        } else {
+            Err(not_found(id))
+        }
     }
 
     /// A user the caller may change: as `visible`, but SDK tokens may not change anything.
     pub async fn managed(&self, caller: &Caller, id: Uuid) -> Result<User> {
         if matches!(caller, Caller::User { .. }) {
-            return Err(Error::permission_denied("sdk tokens may only read their own user"));
+            return Err(Error::permission_denied(
+                "sdk tokens may only read their own user",
+            ));
         }
         self.visible(caller, id).await
     }
 
     /// Creates a user.
-    pub async fn create(&self, caller: &Caller, parent: Option<Uuid>, fields: UserFields) -> Result<User> {
+    pub async fn create(
+        &self,
+        caller: &Caller,
+        parent: Option<Uuid>,
+        fields: UserFields,
+    ) -> Result<User> {
         let mut v = Violations::new();
         validate(&fields, &mut v);
         let application_id = self.scope(caller, parent, true, &mut v).await?;
         v.finish()?;
-        let Some(application_id) = application_id else { return Err(Error::invalid("parent", "is required")) };
+        let Some(application_id) = application_id else {
+            return Err(Error::invalid("parent", "is required"));
+        };
         let now = self.0.clock.now();
-        let mut user = User { id: Uuid::now_v7(), application_id, created_at: now, updated_at: now, ..User::default() };
+        let mut user = User {
+            id: Uuid::now_v7(),
+            application_id,
+            created_at: now,
+            updated_at: now,
+            ..User::default()
+        };
         fields.apply(&mut user, &FIELDS);
         self.0.users.create_user(&user).await?;
         tracing::info!(user = %user.id, application = %application_id, "user created");
@@ -126,7 +168,13 @@ impl Users<'_> {
     }
 
     /// Lists users, oldest first.
-    pub async fn list(&self, caller: &Caller, parent: Option<Uuid>, mut filter: UserFilter, page: PageRequest) -> Result<Page<User>> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        parent: Option<Uuid>,
+        mut filter: UserFilter,
+        page: PageRequest,
+    ) -> Result<Page<User>> {
         let mut v = Violations::new();
         if let Some(email) = &filter.email {
             v.email(email, "email", false);
@@ -142,11 +190,25 @@ impl Users<'_> {
     }
 
     /// Changes the fields in `mask` (empty: all).
-    pub async fn update(&self, caller: &Caller, id: Uuid, fields: UserFields, mask: &[String]) -> Result<User> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        fields: UserFields,
+        mask: &[String],
+    ) -> Result<User> {
         let mut v = Violations::new();
-        let paths: Vec<&str> = if mask.is_empty() { FIELDS.to_vec() } else { mask.iter().map(String::as_str).collect() };
+        let paths: Vec<&str> = if mask.is_empty() {
+            FIELDS.to_vec()
+        } else {
+            mask.iter().map(String::as_str).collect()
+        };
         for path in &paths {
-            v.check(FIELDS.contains(path), "update_mask", &format!("cannot update {path:?}"));
+            v.check(
+                FIELDS.contains(path),
+                "update_mask",
+                &format!("cannot update {path:?}"),
+            );
         }
         validate(&fields, &mut v);
         v.finish()?;

@@ -14,7 +14,10 @@ impl Violations {
 
     /// Records a violation of `field`.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation { field: field.into(), description: description.into() });
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
     }
 
     /// Records a violation when `ok` is false.
@@ -68,7 +71,11 @@ impl Violations {
 
     /// Fails with every recorded violation, or succeeds when there is none.
     pub fn finish(self) -> Result<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(Error::InvalidArgument(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(self.0))
+        }
     }
 }
 
@@ -92,7 +99,9 @@ mod tests {
         v.email("not-an-email", "email", true);
         v.password("short", "password");
         v.text("", "display_name", true, 100);
-        let Err(Error::InvalidArgument(violations)) = v.finish() else { panic!("expected violations") };
+        let Err(Error::InvalidArgument(violations)) = v.finish() else {
+            panic!("expected violations")
+        };
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["email", "password", "display_name"]);
     }

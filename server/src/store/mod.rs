@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::error::Result;
 use crate::domain::model::{
-    ApiKey, Application, Developer, DeveloperCredentials, Invitation, InvitationCode, RefreshOutcome,
-    RefreshToken, StoredApiKey, Subject, User, UserFilter,
+    ApiKey, Application, Developer, DeveloperCredentials, Invitation, InvitationCode,
+    RefreshOutcome, RefreshToken, StoredApiKey, Subject, User, UserFilter,
 };
 use crate::domain::page::PageRequest;
 
@@ -24,7 +24,10 @@ pub trait DeveloperStore: Send + Sync {
     /// Whether onboarding has happened (a first developer exists or existed).
     async fn onboarded(&self) -> Result<bool>;
     /// Creates the first developer and closes onboarding, atomically; `None` when it was closed.
-    async fn create_first_developer(&self, developer: &DeveloperCredentials) -> Result<Option<Developer>>;
+    async fn create_first_developer(
+        &self,
+        developer: &DeveloperCredentials,
+    ) -> Result<Option<Developer>>;
     /// The developer with this (normalised) email, with their password hash.
     async fn developer_by_email(&self, email: &str) -> Result<Option<DeveloperCredentials>>;
     /// The developer with this id, with their password hash.
@@ -69,7 +72,8 @@ pub trait ApplicationStore: Send + Sync {
     async fn list_api_keys(&self, application_id: Uuid, page: &PageRequest) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
     /// Revokes `old` and stores `new`, atomically.
-    async fn rotate_api_key(&self, old: Uuid, new: &StoredApiKey, now: DateTime<Utc>) -> Result<()>;
+    async fn rotate_api_key(&self, old: Uuid, new: &StoredApiKey, now: DateTime<Utc>)
+    -> Result<()>;
 }
 
 /// End users.
@@ -92,12 +96,25 @@ pub trait TokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()>;
     /// Spends the refresh token with this hash, atomically: a second presentation of a spent
     /// token revokes its whole family.
-    async fn spend_refresh_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<RefreshOutcome>;
+    async fn spend_refresh_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshOutcome>;
     /// Revokes every refresh token of `subject` except the family `keep`.
-    async fn revoke_refresh_tokens(&self, subject: Subject, keep: Option<Uuid>, now: DateTime<Utc>) -> Result<()>;
+    async fn revoke_refresh_tokens(
+        &self,
+        subject: Subject,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     async fn insert_invitation_code(&self, code: &InvitationCode) -> Result<()>;
     /// Spends an unexpired, unspent code atomically and returns its user.
-    async fn redeem_invitation_code(&self, code_hash: &str, now: DateTime<Utc>) -> Result<Option<Uuid>>;
+    async fn redeem_invitation_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>>;
 }
 
 /// Reachability of the database, for the health route.

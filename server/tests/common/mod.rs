@@ -30,27 +30,47 @@ impl TestDb {
     /// PostgreSQL when OWL_TEST_POSTGRES_URL is set (a database is created per test), else SQLite.
     pub async fn new() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
-        match std::env::var("OWL_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) {
+        match std::env::var("OWL_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
             None => {
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display());
-                TestDb { url, _dir: dir, postgres: None }
+                TestDb {
+                    url,
+                    _dir: dir,
+                    postgres: None,
+                }
             }
             Some(admin_url) => {
                 let name = format!("owl_test_{}", uuid::Uuid::now_v7().simple());
-                let admin = Database::connect(&admin_url)
+                let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                    panic!("OWL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
-                    .unwrap_or_else(|e| panic!("OWL_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}"));
-                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
-                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+                    .unwrap();
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
                 let url = format!("{base}/{name}");
-                TestDb { url, _dir: dir, postgres: Some((admin_url, name)) }
+                TestDb {
+                    url,
+                    _dir: dir,
+                    postgres: Some((admin_url, name)),
+                }
             }
         }
     }
 
     /// The engine under test, for messages.
     pub fn engine(&self) -> &'static str {
-        if self.postgres.is_some() { "postgres" } else { "sqlite" }
+        if self.postgres.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     }
 
     /// A raw connection, to read what is really stored.
@@ -64,10 +84,17 @@ impl Drop for TestDb {
         if let Some((admin_url, name)) = self.postgres.take() {
             // Drop runs outside async context: use a short-lived runtime on its own thread.
             let _ = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 runtime.block_on(async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
-                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
                     }
                 });
             })
@@ -123,18 +150,29 @@ impl TestServer {
         let db = TestDb::new().await;
         let mut map: HashMap<String, String> = HashMap::from([
             ("ENVIRONMENT".into(), "test".into()),
-            ("SECRET_KEY".into(), "test-secret-key-that-is-long-enough-0123".into()),
+            (
+                "SECRET_KEY".into(),
+                "test-secret-key-that-is-long-enough-0123".into(),
+            ),
             ("OWL_DATA_DIR".into(), db._dir.path().display().to_string()),
             ("DATABASE_URL".into(), db.url.clone()),
-            ("CORS_ORIGINS".into(), r#"["http://app.example.com"]"#.into()),
+            (
+                "CORS_ORIGINS".into(),
+                r#"["http://app.example.com"]"#.into(),
+            ),
         ]);
         for (key, value) in vars {
             map.insert((*key).into(), (*value).into());
         }
         let config = Config::load(&map).unwrap();
-        let clock = Arc::new(ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()));
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
+        ));
         let mailer = Arc::new(CapturingMailer::default());
-        let overrides = Overrides { clock: Some(clock.clone()), mailer: Some(mailer.clone()) };
+        let overrides = Overrides {
+            clock: Some(clock.clone()),
+            mailer: Some(mailer.clone()),
+        };
         let state = AppState::from_config(&config, overrides).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -143,7 +181,14 @@ impl TestServer {
             let _ = rx.await;
         }));
         let client = Client::connect(url.clone()).await.unwrap();
-        TestServer { url, db, clock, mailer, client, shutdown: Some(tx) }
+        TestServer {
+            url,
+            db,
+            clock,
+            mailer,
+            client,
+            shutdown: Some(tx),
+        }
     }
 
     /// The test clock's current instant, UNIX seconds.
@@ -155,24 +200,37 @@ impl TestServer {
     pub async fn developer(&self) -> Client {
         let session = self
             .client
-            .onboard(pb::OnboardRequest { email: "admin@example.com".into(), password: PASSWORD.into() })
+            .onboard(pb::OnboardRequest {
+                email: "admin@example.com".into(),
+                password: PASSWORD.into(),
+            })
             .await
             .unwrap();
         self.client.with_token(session.access_token)
     }
 
     /// Creates an application and an API key for it; returns the application and a client with the key.
-    pub async fn application(&self, developer: &Client, display_name: &str) -> (pb::Application, Client) {
+    pub async fn application(
+        &self,
+        developer: &Client,
+        display_name: &str,
+    ) -> (pb::Application, Client) {
         let application = developer
             .create_application(pb::CreateApplicationRequest {
-                application: Some(pb::Application { display_name: display_name.into(), ..Default::default() }),
+                application: Some(pb::Application {
+                    display_name: display_name.into(),
+                    ..Default::default()
+                }),
             })
             .await
             .unwrap();
         let key = developer
             .create_api_key(pb::CreateApiKeyRequest {
                 parent: application.name.clone(),
-                api_key: Some(pb::ApiKey { display_name: "backend".into(), ..Default::default() }),
+                api_key: Some(pb::ApiKey {
+                    display_name: "backend".into(),
+                    ..Default::default()
+                }),
             })
             .await
             .unwrap();
@@ -184,7 +242,10 @@ impl TestServer {
         client
             .create_user(pb::CreateUserRequest {
                 parent: String::new(),
-                user: Some(pb::User { external_user_id: external_user_id.into(), ..Default::default() }),
+                user: Some(pb::User {
+                    external_user_id: external_user_id.into(),
+                    ..Default::default()
+                }),
             })
             .await
             .unwrap()
@@ -201,14 +262,26 @@ impl Drop for TestServer {
 
 /// Asserts that `result` failed with `code` and `reason`.
 #[track_caller]
-pub fn assert_error<T: std::fmt::Debug>(result: Result<T, owl::Error>, code: owl::Code, reason: &str) -> owl::Error {
+pub fn assert_error<T: std::fmt::Debug>(
+    result: Result<T, owl::Error>,
+    code: owl::Code,
+    reason: &str,
+) -> owl::Error {
     let error = result.expect_err("expected an error");
     assert_eq!(error.code(), code, "unexpected code: {error}");
-    assert_eq!(error.reason().as_deref(), Some(reason), "unexpected reason: {error}");
+    assert_eq!(
+        error.reason().as_deref(),
+        Some(reason),
+        "unexpected reason: {error}"
+    );
     error
 }
 
 /// The fields named in an INVALID_ARGUMENT error.
 pub fn violated_fields(error: &owl::Error) -> Vec<String> {
-    error.field_violations().into_iter().map(|(field, _)| field).collect()
+    error
+        .field_violations()
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect()
 }

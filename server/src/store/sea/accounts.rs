@@ -4,22 +4,30 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::{SeaStore, internal, is_unique_violation};
 use crate::domain::error::{Error, Result};
 use crate::domain::model::{
-    Developer, DeveloperCredentials, Invitation, InvitationCode, RefreshOutcome, RefreshToken, Subject,
+    Developer, DeveloperCredentials, Invitation, InvitationCode, RefreshOutcome, RefreshToken,
+    Subject,
 };
 use crate::domain::page::PageRequest;
-use crate::store::entity::{developer, developer_invitation, invitation_code, onboarding, refresh_token};
+use crate::store::entity::{
+    developer, developer_invitation, invitation_code, onboarding, refresh_token,
+};
 use crate::store::{DeveloperStore, TokenStore};
 
 fn to_developer(m: developer::Model) -> DeveloperCredentials {
     DeveloperCredentials {
-        developer: Developer { id: m.id, email: m.email, created_at: m.created_at },
+        developer: Developer {
+            id: m.id,
+            email: m.email,
+            created_at: m.created_at,
+        },
         password_hash: m.password_hash,
     }
 }
@@ -47,27 +55,39 @@ fn to_invitation(m: developer_invitation::Model) -> Invitation {
 }
 
 /// Inserts a developer, answering ALREADY_EXISTS for a taken email.
-async fn insert_developer(db: &impl sea_orm::ConnectionTrait, d: &DeveloperCredentials) -> Result<()> {
-    developer::Entity::insert(developer_row(d)).exec(db).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            Error::already_exists("owl.v1.Developer", d.developer.email.clone())
-        } else {
-            internal(e)
-        }
-    })?;
+async fn insert_developer(
+    db: &impl sea_orm::ConnectionTrait,
+    d: &DeveloperCredentials,
+) -> Result<()> {
+    developer::Entity::insert(developer_row(d))
+        .exec(db)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::already_exists("owl.v1.Developer", d.developer.email.clone())
+            } else {
+                internal(e)
+            }
+        })?;
     Ok(())
 }
 
 #[async_trait]
 impl DeveloperStore for SeaStore {
     async fn onboarded(&self) -> Result<bool> {
-        let marker = onboarding::Entity::find_by_id(1).one(&self.db).await.map_err(internal)?;
+        let marker = onboarding::Entity::find_by_id(1)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(marker.is_some())
     }
 
     async fn create_first_developer(&self, d: &DeveloperCredentials) -> Result<Option<Developer>> {
         let txn = self.db.begin().await.map_err(internal)?;
-        let marker = onboarding::ActiveModel { id: Set(1), completed_at: Set(d.developer.created_at) };
+        let marker = onboarding::ActiveModel {
+            id: Set(1),
+            completed_at: Set(d.developer.created_at),
+        };
         match onboarding::Entity::insert(marker).exec(&txn).await {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => return Ok(None),
@@ -88,7 +108,10 @@ impl DeveloperStore for SeaStore {
     }
 
     async fn developer_by_id(&self, id: Uuid) -> Result<Option<DeveloperCredentials>> {
-        let found = developer::Entity::find_by_id(id).one(&self.db).await.map_err(internal)?;
+        let found = developer::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(found.map(to_developer))
     }
 
@@ -108,8 +131,15 @@ impl DeveloperStore for SeaStore {
         if let Some(after) = page.after {
             query = query.filter(developer::Column::Id.gt(after));
         }
-        let rows = query.limit(page.fetch_limit()).all(&self.db).await.map_err(internal)?;
-        Ok(rows.into_iter().map(|m| to_developer(m).developer).collect())
+        let rows = query
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|m| to_developer(m).developer)
+            .collect())
     }
 
     async fn create_invitation(&self, i: &Invitation, token_hash: &str) -> Result<()> {
@@ -123,12 +153,18 @@ impl DeveloperStore for SeaStore {
             accepted_at: Set(i.accepted_at),
             revoked_at: Set(i.revoked_at),
         };
-        developer_invitation::Entity::insert(row).exec(&self.db).await.map_err(internal)?;
+        developer_invitation::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
     async fn invitation(&self, id: Uuid) -> Result<Option<Invitation>> {
-        let found = developer_invitation::Entity::find_by_id(id).one(&self.db).await.map_err(internal)?;
+        let found = developer_invitation::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(found.map(to_invitation))
     }
 
@@ -142,11 +178,16 @@ impl DeveloperStore for SeaStore {
     }
 
     async fn list_invitations(&self, page: &PageRequest) -> Result<Vec<Invitation>> {
-        let mut query = developer_invitation::Entity::find().order_by_desc(developer_invitation::Column::Id);
+        let mut query =
+            developer_invitation::Entity::find().order_by_desc(developer_invitation::Column::Id);
         if let Some(after) = page.after {
             query = query.filter(developer_invitation::Column::Id.lt(after));
         }
-        let rows = query.limit(page.fetch_limit()).all(&self.db).await.map_err(internal)?;
+        let rows = query
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(rows.into_iter().map(to_invitation).collect())
     }
 
@@ -161,7 +202,11 @@ impl DeveloperStore for SeaStore {
         Ok(())
     }
 
-    async fn accept_invitation(&self, id: Uuid, d: &DeveloperCredentials) -> Result<Option<Developer>> {
+    async fn accept_invitation(
+        &self,
+        id: Uuid,
+        d: &DeveloperCredentials,
+    ) -> Result<Option<Developer>> {
         let now = d.developer.created_at;
         let txn = self.db.begin().await.map_err(internal)?;
         let updated = developer_invitation::Entity::update_many()
@@ -216,11 +261,18 @@ impl TokenStore for SeaStore {
             used_at: Set(None),
             revoked_at: Set(None),
         };
-        refresh_token::Entity::insert(row).exec(&self.db).await.map_err(internal)?;
+        refresh_token::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
-    async fn spend_refresh_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<RefreshOutcome> {
+    async fn spend_refresh_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RefreshOutcome> {
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
@@ -235,7 +287,9 @@ impl TokenStore for SeaStore {
             .one(&self.db)
             .await
             .map_err(internal)?;
-        let Some(row) = row else { return Ok(RefreshOutcome::Invalid) };
+        let Some(row) = row else {
+            return Ok(RefreshOutcome::Invalid);
+        };
         if spent.rows_affected == 1 {
             return Ok(to_refresh_token(row).map_or(RefreshOutcome::Invalid, RefreshOutcome::Spent));
         }
@@ -253,7 +307,12 @@ impl TokenStore for SeaStore {
         Ok(RefreshOutcome::Invalid)
     }
 
-    async fn revoke_refresh_tokens(&self, subject: Subject, keep: Option<Uuid>, now: DateTime<Utc>) -> Result<()> {
+    async fn revoke_refresh_tokens(
+        &self,
+        subject: Subject,
+        keep: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let mut update = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
             .filter(refresh_token::Column::RevokedAt.is_null());
@@ -277,11 +336,18 @@ impl TokenStore for SeaStore {
             expires_at: Set(c.expires_at),
             redeemed_at: Set(None),
         };
-        invitation_code::Entity::insert(row).exec(&self.db).await.map_err(internal)?;
+        invitation_code::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
-    async fn redeem_invitation_code(&self, code_hash: &str, now: DateTime<Utc>) -> Result<Option<Uuid>> {
+    async fn redeem_invitation_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>> {
         let redeemed = invitation_code::Entity::update_many()
             .col_expr(invitation_code::Column::RedeemedAt, Expr::value(now))
             .filter(invitation_code::Column::CodeHash.eq(code_hash))

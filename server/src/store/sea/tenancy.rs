@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -83,7 +84,10 @@ fn user_row(u: &User) -> user::ActiveModel {
 fn user_conflict(u: &User) -> impl FnOnce(sea_orm::DbErr) -> Error + '_ {
     move |e| {
         if is_unique_violation(&e) {
-            Error::already_exists("owl.v1.User", u.external_user_id.clone().unwrap_or_default())
+            Error::already_exists(
+                "owl.v1.User",
+                u.external_user_id.clone().unwrap_or_default(),
+            )
         } else {
             internal(e)
         }
@@ -100,12 +104,18 @@ impl ApplicationStore for SeaStore {
             created_at: Set(a.created_at),
             updated_at: Set(a.updated_at),
         };
-        application::Entity::insert(row).exec(&self.db).await.map_err(internal)?;
+        application::Entity::insert(row)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
     async fn application(&self, id: Uuid) -> Result<Option<Application>> {
-        let found = application::Entity::find_by_id(id).one(&self.db).await.map_err(internal)?;
+        let found = application::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(found.map(to_application))
     }
 
@@ -114,14 +124,24 @@ impl ApplicationStore for SeaStore {
         if let Some(after) = page.after {
             query = query.filter(application::Column::Id.gt(after));
         }
-        let rows = query.limit(page.fetch_limit()).all(&self.db).await.map_err(internal)?;
+        let rows = query
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(rows.into_iter().map(to_application).collect())
     }
 
     async fn update_application(&self, a: &Application) -> Result<()> {
         application::Entity::update_many()
-            .col_expr(application::Column::DisplayName, Expr::value(a.display_name.clone()))
-            .col_expr(application::Column::Description, Expr::value(a.description.clone()))
+            .col_expr(
+                application::Column::DisplayName,
+                Expr::value(a.display_name.clone()),
+            )
+            .col_expr(
+                application::Column::Description,
+                Expr::value(a.description.clone()),
+            )
             .col_expr(application::Column::UpdatedAt, Expr::value(a.updated_at))
             .filter(application::Column::Id.eq(a.id))
             .exec(&self.db)
@@ -131,17 +151,26 @@ impl ApplicationStore for SeaStore {
     }
 
     async fn delete_application(&self, id: Uuid) -> Result<bool> {
-        let deleted = application::Entity::delete_by_id(id).exec(&self.db).await.map_err(internal)?;
+        let deleted = application::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(deleted.rows_affected == 1)
     }
 
     async fn create_api_key(&self, k: &StoredApiKey) -> Result<()> {
-        api_key::Entity::insert(api_key_row(k)).exec(&self.db).await.map_err(internal)?;
+        api_key::Entity::insert(api_key_row(k))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(())
     }
 
     async fn api_key(&self, id: Uuid) -> Result<Option<ApiKey>> {
-        let found = api_key::Entity::find_by_id(id).one(&self.db).await.map_err(internal)?;
+        let found = api_key::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(found.map(|m| to_api_key(m).key))
     }
 
@@ -161,7 +190,11 @@ impl ApplicationStore for SeaStore {
         if let Some(after) = page.after {
             query = query.filter(api_key::Column::Id.gt(after));
         }
-        let rows = query.limit(page.fetch_limit()).all(&self.db).await.map_err(internal)?;
+        let rows = query
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(rows.into_iter().map(|m| to_api_key(m).key).collect())
     }
 
@@ -176,7 +209,12 @@ impl ApplicationStore for SeaStore {
         Ok(())
     }
 
-    async fn rotate_api_key(&self, old: Uuid, new: &StoredApiKey, now: DateTime<Utc>) -> Result<()> {
+    async fn rotate_api_key(
+        &self,
+        old: Uuid,
+        new: &StoredApiKey,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let txn = self.db.begin().await.map_err(internal)?;
         api_key::Entity::update_many()
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
@@ -185,7 +223,10 @@ impl ApplicationStore for SeaStore {
             .exec(&txn)
             .await
             .map_err(internal)?;
-        api_key::Entity::insert(api_key_row(new)).exec(&txn).await.map_err(internal)?;
+        api_key::Entity::insert(api_key_row(new))
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
         txn.commit().await.map_err(internal)
     }
 }
@@ -193,12 +234,18 @@ impl ApplicationStore for SeaStore {
 #[async_trait]
 impl UserStore for SeaStore {
     async fn create_user(&self, u: &User) -> Result<()> {
-        user::Entity::insert(user_row(u)).exec(&self.db).await.map_err(user_conflict(u))?;
+        user::Entity::insert(user_row(u))
+            .exec(&self.db)
+            .await
+            .map_err(user_conflict(u))?;
         Ok(())
     }
 
     async fn user(&self, id: Uuid) -> Result<Option<User>> {
-        let found = user::Entity::find_by_id(id).one(&self.db).await.map_err(internal)?;
+        let found = user::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(found.map(to_user))
     }
 
@@ -216,7 +263,11 @@ impl UserStore for SeaStore {
         if let Some(after) = page.after {
             query = query.filter(user::Column::Id.gt(after));
         }
-        let rows = query.limit(page.fetch_limit()).all(&self.db).await.map_err(internal)?;
+        let rows = query
+            .limit(page.fetch_limit())
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(rows.into_iter().map(to_user).collect())
     }
 
@@ -224,12 +275,18 @@ impl UserStore for SeaStore {
         let mut row = user_row(u);
         row.created_at = sea_orm::ActiveValue::NotSet;
         row.application_id = sea_orm::ActiveValue::NotSet;
-        user::Entity::update(row).exec(&self.db).await.map_err(user_conflict(u))?;
+        user::Entity::update(row)
+            .exec(&self.db)
+            .await
+            .map_err(user_conflict(u))?;
         Ok(())
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<bool> {
-        let deleted = user::Entity::delete_by_id(id).exec(&self.db).await.map_err(internal)?;
+        let deleted = user::Entity::delete_by_id(id)
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
         Ok(deleted.rows_affected == 1)
     }
 }

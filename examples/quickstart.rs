@@ -1,0 +1,106 @@
+//! Quickstart: onboard (or log in), create an application and an API key, create a user, mint
+//! an SDK token for them, and list users page by page.
+//!
+//! Start a server with the README's first command, then:
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! `OWL_URL` (default `http://127.0.0.1:8000`), `OWL_EMAIL` and `OWL_PASSWORD` override the
+//! defaults.
+
+use futures::TryStreamExt;
+use owl::{Client, Code, pb};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = std::env::var("OWL_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
+    let email = std::env::var("OWL_EMAIL").unwrap_or_else(|_| "admin@example.com".into());
+    let password = std::env::var("OWL_PASSWORD").unwrap_or_else(|_| "change me, please!".into());
+    let client = Client::connect(url.clone()).await?;
+
+    // The first run onboards the first developer; later runs log in.
+    let onboard = pb::OnboardRequest {
+        email: email.clone(),
+        password: password.clone(),
+    };
+    let session = match client.onboard(onboard).await {
+        Ok(session) => session,
+        Err(error) if error.reason().as_deref() == Some("ONBOARDING_CLOSED") => {
+            client.login(pb::LoginRequest { email, password }).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let developer = client.with_token(session.access_token);
+    println!("developer: {}", session.developer);
+
+    let application = developer
+        .create_application(pb::CreateApplicationRequest {
+            application: Some(pb::Application {
+                display_name: "Quickstart".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let key = developer
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: application.name.clone(),
+            api_key: Some(pb::ApiKey {
+                display_name: "quickstart backend".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    println!(
+        "application: {} (api key {}…, shown once)",
+        application.name, key.key_prefix
+    );
+
+    // The application's backend uses its API key from here on.
+    let backend = client.with_api_key(key.key);
+    let user = backend
+        .create_user(pb::CreateUserRequest {
+            parent: String::new(),
+            user: Some(pb::User {
+                external_user_id: format!("quickstart-{}", std::process::id()),
+                time_zone: "Europe/Warsaw".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    println!("user: {}", user.name);
+
+    let token = backend
+        .create_sdk_token(pb::CreateSdkTokenRequest {
+            user: user.name.clone(),
+        })
+        .await?;
+    let phone = client.with_token(token.access_token);
+    println!(
+        "the phone sees: {}",
+        phone
+            .get_user(pb::GetUserRequest {
+                name: user.name.clone()
+            })
+            .await?
+            .name
+    );
+
+    // An SDK token reaches only its own user.
+    let others = phone.list_users(pb::ListUsersRequest::default()).await;
+    assert_eq!(
+        others.map_err(|e| e.code()).err(),
+        Some(Code::PermissionDenied)
+    );
+
+    let users: Vec<pb::User> = backend
+        .stream_users(pb::ListUsersRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .try_collect()
+        .await?;
+    println!("the application has {} user(s)", users.len());
+    Ok(())
+}
