@@ -145,8 +145,17 @@ impl TestServer {
         Self::start_with(&[]).await
     }
 
-    /// Starts with extra configuration variables (seed names).
+    /// Starts with extra configuration variables (seed names); emails are captured.
     pub async fn start_with(vars: &[(&str, &str)]) -> TestServer {
+        Self::start_inner(vars, true).await
+    }
+
+    /// Starts with the mailer the configuration selects (Resend, SMTP or the log).
+    pub async fn start_with_configured_mailer(vars: &[(&str, &str)]) -> TestServer {
+        Self::start_inner(vars, false).await
+    }
+
+    async fn start_inner(vars: &[(&str, &str)], capture_mail: bool) -> TestServer {
         let db = TestDb::new().await;
         let mut map: HashMap<String, String> = HashMap::from([
             ("ENVIRONMENT".into(), "test".into()),
@@ -169,9 +178,10 @@ impl TestServer {
             Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
         ));
         let mailer = Arc::new(CapturingMailer::default());
+        let captured: Arc<dyn Mailer> = mailer.clone();
         let overrides = Overrides {
             clock: Some(clock.clone()),
-            mailer: Some(mailer.clone()),
+            mailer: capture_mail.then_some(captured),
         };
         let state = AppState::from_config(&config, overrides).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
