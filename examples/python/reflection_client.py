@@ -7,6 +7,7 @@ a developer (or logs in), and creates an application with the developer's token.
     python3 examples/python/reflection_client.py 127.0.0.1:8000
 """
 
+import os
 import sys
 
 import grpc
@@ -40,7 +41,11 @@ def main(target):
         assert expected in services, f"{expected} not listed"
     pool = descriptor_pool.DescriptorPool(database)
 
-    credentials = {"email": "python@example.com", "password": "reflection only, no stubs"}
+    # The same defaults as examples/quickstart.rs, so either may run first.
+    credentials = {
+        "email": os.environ.get("OWL_EMAIL", "admin@example.com"),
+        "password": os.environ.get("OWL_PASSWORD", "change me, please!"),
+    }
     try:
         session = call(channel, pool, "owl.v1.DeveloperService/Onboard", credentials)
     except grpc.RpcError as error:

@@ -1,10 +1,18 @@
-//! sea-orm entities of the tables the account and tenancy model uses (schema in `owl-migration`).
+//! sea-orm entities of every table (schema in `owl-migration`).
 
 pub mod api_key;
 pub mod application;
+pub mod data_point_series;
+pub mod data_source;
 pub mod developer;
 pub mod developer_invitation;
+pub mod event_record;
 pub mod invitation_code;
 pub mod onboarding;
+pub mod provider_settings;
 pub mod refresh_token;
+pub mod series_type_definition;
+pub mod sleep_details;
 pub mod user;
+pub mod user_connection;
+pub mod workout_details;
