@@ -239,3 +239,140 @@ async fn bytes_that_are_not_the_request_message_are_refused_without_harm() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn every_authenticated_method_refuses_a_call_without_credentials() {
+    let server = TestServer::start().await;
+    let c = &server.client;
+    let results: Vec<(&str, Result<(), owl::Error>)> = vec![
+        (
+            "ChangePassword",
+            c.change_password(Default::default()).await,
+        ),
+        (
+            "ListDevelopers",
+            c.list_developers(Default::default()).await.map(drop),
+        ),
+        (
+            "CreateInvitation",
+            c.create_invitation(Default::default()).await.map(drop),
+        ),
+        (
+            "ListInvitations",
+            c.list_invitations(Default::default()).await.map(drop),
+        ),
+        (
+            "DeleteInvitation",
+            c.delete_invitation(Default::default()).await,
+        ),
+        (
+            "CreateApplication",
+            c.create_application(Default::default()).await.map(drop),
+        ),
+        (
+            "GetApplication",
+            c.get_application(Default::default()).await.map(drop),
+        ),
+        (
+            "ListApplications",
+            c.list_applications(Default::default()).await.map(drop),
+        ),
+        (
+            "UpdateApplication",
+            c.update_application(Default::default()).await.map(drop),
+        ),
+        (
+            "DeleteApplication",
+            c.delete_application(Default::default()).await,
+        ),
+        (
+            "CreateApiKey",
+            c.create_api_key(Default::default()).await.map(drop),
+        ),
+        (
+            "ListApiKeys",
+            c.list_api_keys(Default::default()).await.map(drop),
+        ),
+        (
+            "RevokeApiKey",
+            c.revoke_api_key(Default::default()).await.map(drop),
+        ),
+        (
+            "RotateApiKey",
+            c.rotate_api_key(Default::default()).await.map(drop),
+        ),
+        (
+            "CreateUser",
+            c.create_user(Default::default()).await.map(drop),
+        ),
+        ("GetUser", c.get_user(Default::default()).await.map(drop)),
+        (
+            "ListUsers",
+            c.list_users(Default::default()).await.map(drop),
+        ),
+        (
+            "UpdateUser",
+            c.update_user(Default::default()).await.map(drop),
+        ),
+        ("DeleteUser", c.delete_user(Default::default()).await),
+        (
+            "CreateSdkToken",
+            c.create_sdk_token(Default::default()).await.map(drop),
+        ),
+        (
+            "CreateInvitationCode",
+            c.create_invitation_code(Default::default()).await.map(drop),
+        ),
+    ];
+    for (method, result) in results {
+        let error = result.expect_err(method);
+        assert_eq!(error.code(), Code::Unauthenticated, "{method}");
+        assert_eq!(
+            error.reason().as_deref(),
+            Some("MISSING_CREDENTIALS"),
+            "{method}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unauthenticated_methods_validate_their_empty_requests() {
+    let server = TestServer::start().await;
+    let c = &server.client;
+    let results: Vec<(&str, Result<(), owl::Error>, &[&str])> = vec![
+        (
+            "Onboard",
+            c.onboard(Default::default()).await.map(drop),
+            &["email", "password"],
+        ),
+        (
+            "Login",
+            c.login(Default::default()).await.map(drop),
+            &["email", "password"],
+        ),
+        (
+            "RefreshToken",
+            c.refresh_token(Default::default()).await.map(drop),
+            &["refresh_token"],
+        ),
+        (
+            "AcceptInvitation",
+            c.accept_invitation(Default::default()).await.map(drop),
+            &["token", "password"],
+        ),
+        (
+            "RedeemInvitationCode",
+            c.redeem_invitation_code(Default::default()).await.map(drop),
+            &["code"],
+        ),
+        (
+            "RefreshSdkToken",
+            c.refresh_sdk_token(Default::default()).await.map(drop),
+            &["refresh_token"],
+        ),
+    ];
+    for (method, result, fields) in results {
+        let error = assert_error(result, Code::InvalidArgument, "INVALID_ARGUMENT");
+        assert_eq!(violated_fields(&error), fields, "{method}");
+    }
+}
