@@ -10,6 +10,7 @@ use crate::pb;
 use crate::pb::application_service_client::ApplicationServiceClient;
 use crate::pb::developer_service_client::DeveloperServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
+use crate::pb::time_series_service_client::TimeSeriesServiceClient;
 use crate::pb::user_service_client::UserServiceClient;
 use crate::{Error, paginate};
 
@@ -138,6 +139,26 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The generated TimeSeriesService client with these credentials.
+    pub fn time_series(&self) -> TimeSeriesServiceClient<InterceptedService<Channel, Auth>> {
+        TimeSeriesServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// Streams sample batches in one transaction (`StreamSamples`); the first message names
+    /// the user. Native gRPC only: browsers use `write_samples`.
+    pub async fn stream_samples(
+        &self,
+        messages: impl Stream<Item = pb::StreamSamplesRequest> + Send + 'static,
+    ) -> Result<pb::StreamSamplesResponse, Error> {
+        Ok(self
+            .time_series()
+            .stream_samples(messages)
+            .await?
+            .into_inner())
+    }
+}
+
 /// One typed method per RPC: request in, resource out, `Error` on failure.
 macro_rules! rpcs {
     ($service:ident { $($method:ident($request:ty) -> $response:ty;)* }) => {
@@ -184,6 +205,15 @@ rpcs!(users {
     delete_user(pb::DeleteUserRequest) -> ();
 });
 
+rpcs!(time_series {
+    list_series_types(pb::ListSeriesTypesRequest) -> pb::ListSeriesTypesResponse;
+    list_data_sources(pb::ListDataSourcesRequest) -> pb::ListDataSourcesResponse;
+    write_samples(pb::WriteSamplesRequest) -> pb::WriteSamplesResponse;
+    list_samples(pb::ListSamplesRequest) -> pb::ListSamplesResponse;
+    aggregate_samples(pb::AggregateSamplesRequest) -> pb::AggregateSamplesResponse;
+    delete_samples(pb::DeleteSamplesRequest) -> pb::DeleteSamplesResponse;
+});
+
 rpcs!(sdk_tokens {
     create_sdk_token(pb::CreateSdkTokenRequest) -> pb::SdkToken;
     create_invitation_code(pb::CreateInvitationCodeRequest) -> pb::InvitationCode;
@@ -220,4 +250,6 @@ streams! {
     stream_applications: list_applications(pb::ListApplicationsRequest) -> pb::Application, applications;
     stream_api_keys: list_api_keys(pb::ListApiKeysRequest) -> pb::ApiKey, api_keys;
     stream_users: list_users(pb::ListUsersRequest) -> pb::User, users;
+    stream_data_sources: list_data_sources(pb::ListDataSourcesRequest) -> pb::DataSource, data_sources;
+    stream_sample_series: list_samples(pb::ListSamplesRequest) -> pb::SampleSeries, series;
 }

@@ -115,6 +115,13 @@ fn tables() -> Vec<TableCreateStatement> {
                     .auto_increment()
                     .primary_key(),
             )
+            // The id in resource names; the serial id never leaves the server.
+            .col(
+                ColumnDef::new(DataSource::Uid)
+                    .uuid()
+                    .not_null()
+                    .unique_key(),
+            )
             .col(uuid_col(DataSource::UserId))
             .col(
                 ColumnDef::new(DataSource::Provider)
@@ -352,6 +359,7 @@ enum UserConnection {
 enum DataSource {
     Table,
     Id,
+    Uid,
     UserId,
     Provider,
     DeviceModel,

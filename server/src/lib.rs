@@ -72,6 +72,7 @@ impl AppState {
             applications: store.clone(),
             users: store.clone(),
             tokens: store.clone(),
+            health: store.clone(),
             clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,

@@ -305,8 +305,8 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
     for (source_id, user) in [(1i64, id(&doomed.name)), (2, id(&keep.name))] {
         exec(&db, "INSERT INTO user_connection (id, user_id, provider, status, created_at, updated_at) VALUES ($1, $2, 'polar', 'active', $3, $4)",
             vec![Uuid::now_v7().into(), user.into(), now.into(), now.into()]).await;
-        exec(&db, "INSERT INTO data_source (id, user_id, provider, device_model, device_type, app_name, created_at) VALUES ($1, $2, 'polar', 'Vantage', 'watch', '', $3)",
-            vec![source_id.into(), user.into(), now.into()]).await;
+        exec(&db, "INSERT INTO data_source (id, uid, user_id, provider, device_model, device_type, app_name, created_at) VALUES ($1, $2, $3, 'polar', 'Vantage', 'watch', '', $4)",
+            vec![source_id.into(), Uuid::now_v7().into(), user.into(), now.into()]).await;
         exec(&db, "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES ($1, 1, 1700000000000, 3600, 61.0)",
             vec![source_id.into()]).await;
         let event = Uuid::now_v7();

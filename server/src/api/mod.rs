@@ -6,6 +6,7 @@ use std::sync::Arc;
 use owl::pb::application_service_server::ApplicationServiceServer;
 use owl::pb::developer_service_server::DeveloperServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
+use owl::pb::time_series_service_server::TimeSeriesServiceServer;
 use owl::pb::user_service_server::UserServiceServer;
 use tonic::service::RoutesBuilder;
 
@@ -18,12 +19,17 @@ mod developer;
 mod http;
 mod sdk_token;
 pub mod status;
+mod time_series;
 mod user;
 
 use application::ApplicationApi;
 use developer::DeveloperApi;
 use sdk_token::SdkTokenApi;
+use time_series::TimeSeriesApi;
 use user::UserApi;
+
+/// Largest sample write message: 100,000 samples of ~20 bytes, with room to spare.
+const MAX_SAMPLE_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Every route of the server, with its layers.
 pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
@@ -56,7 +62,11 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(DeveloperServiceServer::new(DeveloperApi(ctx.clone())))
         .add_service(ApplicationServiceServer::new(ApplicationApi(ctx.clone())))
         .add_service(UserServiceServer::new(UserApi(ctx.clone())))
-        .add_service(SdkTokenServiceServer::new(SdkTokenApi(Arc::clone(&ctx))));
+        .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
+        .add_service(
+            TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
+                .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),
+        );
 
     // grpc-web translation only in front of gRPC: it answers other HTTP/1.1 requests with 400.
     let grpc = routes

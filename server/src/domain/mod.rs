@@ -6,13 +6,14 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::crypto::JwtSigner;
-use crate::store::{ApplicationStore, DeveloperStore, TokenStore, UserStore};
+use crate::store::{ApplicationStore, DeveloperStore, HealthStore, TokenStore, UserStore};
 
 pub mod applications;
 pub mod auth;
 pub mod clock;
 pub mod developers;
 pub mod error;
+pub mod health;
 pub mod mail;
 pub mod model;
 pub mod page;
@@ -44,6 +45,7 @@ pub struct Context {
     pub applications: Arc<dyn ApplicationStore>,
     pub users: Arc<dyn UserStore>,
     pub tokens: Arc<dyn TokenStore>,
+    pub health: Arc<dyn HealthStore>,
     pub clock: Arc<dyn Clock>,
     pub signer: JwtSigner,
     pub mailer: Arc<dyn Mailer>,

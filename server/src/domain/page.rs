@@ -96,7 +96,8 @@ pub struct Page<T> {
     pub next_page_token: String,
 }
 
-fn fingerprint(query: &str) -> [u8; 8] {
+/// A short digest of a request's filters, carried in page tokens.
+pub fn fingerprint(query: &str) -> [u8; 8] {
     let digest = Sha256::digest(query.as_bytes());
     let mut out = [0; 8];
     out.copy_from_slice(&digest[..8]);

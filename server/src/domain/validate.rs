@@ -64,6 +64,11 @@ impl Violations {
         );
     }
 
+    /// Number of violations recorded.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -14,8 +14,10 @@ use crate::domain::model::{
 use crate::domain::page::PageRequest;
 
 pub mod entity;
+pub mod health;
 pub mod sea;
 
+pub use health::{HealthStore, SampleWriter};
 pub use sea::{SeaStore, connect};
 
 /// Developers, onboarding and team invitations.

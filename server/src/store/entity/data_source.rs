@@ -7,6 +7,8 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    #[sea_orm(unique)]
+    pub uid: Uuid,
     pub user_id: Uuid,
     pub provider: String,
     pub device_model: String,

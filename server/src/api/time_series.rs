@@ -1,0 +1,353 @@
+//! `owl.v1.TimeSeriesService` over gRPC: converts messages and delegates to
+//! `domain::health::samples`.
+
+use std::sync::Arc;
+
+use owl::pb;
+use owl::pb::time_series_service_server::TimeSeriesService;
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+use super::auth::caller;
+use super::convert::{one_name, parse_name, timestamp};
+use crate::domain::Context;
+use crate::domain::error::Error;
+use crate::domain::health::catalog::{Aggregation, SERIES_TYPES};
+use crate::domain::health::samples::{ListParams, RawBatch, Samples, type_of};
+use crate::domain::health::{BucketWidth, DataSource, SourceKey, WriteStats};
+use crate::domain::page::PageRequest;
+use crate::domain::validate::Violations;
+
+/// The TimeSeriesService implementation.
+pub struct TimeSeriesApi(pub Arc<Context>);
+
+const DEVICE_TYPES: [(pb::DeviceType, &str); 8] = [
+    (pb::DeviceType::Phone, "phone"),
+    (pb::DeviceType::Watch, "watch"),
+    (pb::DeviceType::Ring, "ring"),
+    (pb::DeviceType::Band, "band"),
+    (pb::DeviceType::Scale, "scale"),
+    (pb::DeviceType::ChestStrap, "chest_strap"),
+    (pb::DeviceType::BikeComputer, "bike_computer"),
+    (pb::DeviceType::Other, "other"),
+];
+
+/// The stored form of a device type; unknown numbers are kept as unspecified.
+pub fn device_type_key(value: i32) -> String {
+    DEVICE_TYPES
+        .iter()
+        .find(|(t, _)| *t as i32 == value)
+        .map(|(_, k)| (*k).to_owned())
+        .unwrap_or_default()
+}
+
+fn device_type(key: &str) -> pb::DeviceType {
+    DEVICE_TYPES
+        .iter()
+        .find(|(_, k)| *k == key)
+        .map_or(pb::DeviceType::Unspecified, |(t, _)| *t)
+}
+
+/// The domain form of a source descriptor.
+pub fn source_key(source: Option<pb::SourceDescriptor>) -> SourceKey {
+    let s = source.unwrap_or_default();
+    SourceKey {
+        provider: s.provider,
+        device_model: s.device_model,
+        device_type: device_type_key(s.device_type),
+        app_name: s.app_name,
+    }
+}
+
+/// The resource name of a data source.
+pub fn source_name(user_id: Uuid, uid: Uuid) -> String {
+    format!("users/{user_id}/dataSources/{uid}")
+}
+
+fn data_source(s: DataSource) -> pb::DataSource {
+    pb::DataSource {
+        name: source_name(s.user_id, s.uid),
+        provider: s.key.provider,
+        device_model: s.key.device_model,
+        device_type: device_type(&s.key.device_type) as i32,
+        app_name: s.key.app_name,
+        create_time: timestamp(s.created_at),
+    }
+}
+
+fn raw_batches(batches: Vec<pb::SampleBatch>) -> Vec<RawBatch> {
+    batches
+        .into_iter()
+        .map(|b| RawBatch {
+            source: source_key(b.source),
+            series_type: b.series_type,
+            unit: b.unit,
+            times: b.times,
+            values: b.values,
+            zone_offsets: b.zone_offsets,
+        })
+        .collect()
+}
+
+fn stats(s: WriteStats) -> Option<pb::WriteStats> {
+    Some(pb::WriteStats {
+        inserted: s.inserted as i64,
+        updated: s.updated as i64,
+        skipped: s.skipped as i64,
+    })
+}
+
+/// Start and end of a time range in UNIX ms, with violations for malformed timestamps.
+pub fn time_range(range: Option<pb::TimeRange>, v: &mut Violations) -> (Option<i64>, Option<i64>) {
+    let range = range.unwrap_or_default();
+    let millis = |t: Option<prost_types::Timestamp>, field: &str, v: &mut Violations| {
+        t.map(|t| {
+            if !(0..1_000_000_000).contains(&t.nanos) || t.seconds.checked_mul(1000).is_none() {
+                v.add(field, "is not a valid timestamp");
+                0
+            } else {
+                t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+            }
+        })
+    };
+    let start = millis(range.start_time, "time_range.start_time", v);
+    let end = millis(range.end_time, "time_range.end_time", v);
+    (start, end)
+}
+
+fn bucket(value: i32) -> Option<BucketWidth> {
+    match pb::Bucket::try_from(value).ok()? {
+        pb::Bucket::Unspecified => None,
+        pb::Bucket::Raw => Some(BucketWidth::Fixed(1)),
+        pb::Bucket::Minute => Some(BucketWidth::Fixed(60_000)),
+        pb::Bucket::FiveMinutes => Some(BucketWidth::Fixed(300_000)),
+        pb::Bucket::FifteenMinutes => Some(BucketWidth::Fixed(900_000)),
+        pb::Bucket::Hour => Some(BucketWidth::Fixed(3_600_000)),
+        pb::Bucket::Day => Some(BucketWidth::Day),
+        pb::Bucket::Week => Some(BucketWidth::Week),
+    }
+}
+
+fn local_date(day: i64) -> String {
+    chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|d| d.date_naive().to_string())
+        .unwrap_or_default()
+}
+
+#[tonic::async_trait]
+impl TimeSeriesService for TimeSeriesApi {
+    async fn list_series_types(
+        &self,
+        request: Request<pb::ListSeriesTypesRequest>,
+    ) -> Result<Response<pb::ListSeriesTypesResponse>, Status> {
+        caller(&self.0, &request).await?;
+        let series_types = SERIES_TYPES
+            .iter()
+            .map(|t| pb::SeriesType {
+                name: format!("seriesTypes/{}", t.code),
+                code: t.code.into(),
+                id: t.id,
+                unit: t.unit.into(),
+                daily_aggregation: match t.aggregation {
+                    Aggregation::Sum => pb::Aggregation::Sum,
+                    Aggregation::Avg => pb::Aggregation::Avg,
+                    Aggregation::Min => pb::Aggregation::Min,
+                    Aggregation::Max => pb::Aggregation::Max,
+                    Aggregation::Last => pb::Aggregation::Last,
+                } as i32,
+                loinc: t.loinc.unwrap_or_default().into(),
+            })
+            .collect();
+        Ok(Response::new(pb::ListSeriesTypesResponse {
+            series_types,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn list_data_sources(
+        &self,
+        request: Request<pb::ListDataSourcesRequest>,
+    ) -> Result<Response<pb::ListDataSourcesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let user = parse_name(&r.parent, "users", "parent", &mut v);
+        let page = PageRequest::parse(r.page_size, &r.page_token, &r.parent, &mut v);
+        v.finish()?;
+        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let result = Samples(&self.0).sources(&caller, user, page).await?;
+        Ok(Response::new(pb::ListDataSourcesResponse {
+            data_sources: result.items.into_iter().map(data_source).collect(),
+            next_page_token: result.next_page_token,
+        }))
+    }
+
+    async fn write_samples(
+        &self,
+        request: Request<pb::WriteSamplesRequest>,
+    ) -> Result<Response<pb::WriteSamplesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let user = one_name(&r.parent, "users", "parent")?;
+        let written = Samples(&self.0)
+            .write(&caller, user, raw_batches(r.batches))
+            .await?;
+        Ok(Response::new(pb::WriteSamplesResponse {
+            stats: stats(written),
+        }))
+    }
+
+    async fn stream_samples(
+        &self,
+        request: Request<Streaming<pb::StreamSamplesRequest>>,
+    ) -> Result<Response<pb::StreamSamplesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let mut messages = request.into_inner();
+        let Some(first) = messages.message().await? else {
+            return Err(Error::invalid("parent", "the stream carried no message").into());
+        };
+        let user = one_name(&first.parent, "users", "messages[0].parent")?;
+        let mut stream = Samples(&self.0).open(&caller, user).await?;
+        stream.write(raw_batches(first.batches)).await?;
+        // A broken stream ends here with an error: the open transaction is dropped, unstored.
+        while let Some(message) = messages.message().await? {
+            if !message.parent.is_empty() && message.parent != first.parent {
+                return Err(Error::invalid(
+                    "parent",
+                    "every message of a stream must name the same user",
+                )
+                .into());
+            }
+            stream.write(raw_batches(message.batches)).await?;
+        }
+        let written = stream.commit().await?;
+        Ok(Response::new(pb::StreamSamplesResponse {
+            stats: stats(written),
+        }))
+    }
+
+    async fn list_samples(
+        &self,
+        request: Request<pb::ListSamplesRequest>,
+    ) -> Result<Response<pb::ListSamplesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let user = parse_name(&r.parent, "users", "parent", &mut v);
+        let (start, end) = time_range(r.time_range, &mut v);
+        v.finish()?;
+        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let params = ListParams {
+            series_types: r.series_types,
+            start,
+            end,
+            newest_first: r.order == pb::TimeOrder::NewestFirst as i32,
+            page_size: r.page_size,
+            page_token: r.page_token,
+        };
+        let page = Samples(&self.0).list(&caller, user, params).await?;
+        let series = page
+            .runs
+            .into_iter()
+            .map(|run| {
+                let mut times = Vec::with_capacity(run.samples.len());
+                let mut values = Vec::with_capacity(run.samples.len());
+                let mut zone_offsets = Vec::with_capacity(run.samples.len());
+                for s in run.samples {
+                    times.push(s.time);
+                    values.push(s.value);
+                    zone_offsets.push(s.zone_offset);
+                }
+                let kind = type_of(run.series_type_id);
+                pb::SampleSeries {
+                    series_type: kind.map(|k| k.code).unwrap_or_default().into(),
+                    data_source: source_name(user, run.source_uid),
+                    unit: kind.map(|k| k.unit).unwrap_or_default().into(),
+                    times,
+                    values,
+                    zone_offsets,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListSamplesResponse {
+            series,
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn aggregate_samples(
+        &self,
+        request: Request<pb::AggregateSamplesRequest>,
+    ) -> Result<Response<pb::AggregateSamplesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let user = parse_name(&r.parent, "users", "parent", &mut v);
+        let (start, end) = time_range(r.time_range, &mut v);
+        v.finish()?;
+        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let width = bucket(r.bucket);
+        let rows = Samples(&self.0)
+            .aggregate(&caller, user, &r.series_types, start, end, width)
+            .await?;
+        let mut series: Vec<pb::AggregateSeries> = Vec::new();
+        for row in rows {
+            let kind = type_of(row.series_type_id);
+            let code = kind.map(|k| k.code).unwrap_or_default();
+            let data_source = source_name(user, row.source_uid);
+            let (start_time, local) = match width {
+                Some(BucketWidth::Day | BucketWidth::Week) => (
+                    row.key * 86_400_000 - i64::from(row.first_offset) * 1000,
+                    local_date(row.key),
+                ),
+                _ => (row.key, String::new()),
+            };
+            let bucket = pb::AggregateBucket {
+                start_time,
+                local_date: local,
+                min: row.min,
+                max: row.max,
+                avg: row.sum / row.count.max(1) as f64,
+                sum: row.sum,
+                count: row.count,
+            };
+            match series.last_mut() {
+                Some(s) if s.series_type == code && s.data_source == data_source => {
+                    s.buckets.push(bucket)
+                }
+                _ => series.push(pb::AggregateSeries {
+                    series_type: code.into(),
+                    data_source,
+                    unit: kind.map(|k| k.unit).unwrap_or_default().into(),
+                    buckets: vec![bucket],
+                }),
+            }
+        }
+        Ok(Response::new(pb::AggregateSamplesResponse { series }))
+    }
+
+    async fn delete_samples(
+        &self,
+        request: Request<pb::DeleteSamplesRequest>,
+    ) -> Result<Response<pb::DeleteSamplesResponse>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let r = request.into_inner();
+        let mut v = Violations::new();
+        let user = parse_name(&r.parent, "users", "parent", &mut v);
+        let source = if r.data_source.is_empty() {
+            None
+        } else {
+            let prefix = format!("{}/dataSources", r.parent);
+            parse_name(&r.data_source, &prefix, "data_source", &mut v)
+        };
+        let (start, end) = time_range(r.time_range, &mut v);
+        v.finish()?;
+        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let deleted = Samples(&self.0)
+            .delete(&caller, user, source, &r.series_types, start, end)
+            .await?;
+        Ok(Response::new(pb::DeleteSamplesResponse {
+            deleted: deleted as i64,
+        }))
+    }
+}

@@ -1,0 +1,144 @@
+//! Health data: catalogues, units, data sources, samples (time series) and their queries.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub mod catalog;
+pub mod samples;
+pub mod units;
+
+/// What identifies a data source within a user.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SourceKey {
+    pub provider: String,
+    pub device_model: String,
+    /// Lowercase device kind (`phone`, `watch` …) or empty when unknown.
+    pub device_type: String,
+    pub app_name: String,
+}
+
+/// A stored data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSource {
+    /// Internal key; never leaves the server.
+    pub id: i64,
+    /// The id in resource names.
+    pub uid: Uuid,
+    pub user_id: Uuid,
+    pub key: SourceKey,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One sample in canonical units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// UNIX milliseconds, UTC.
+    pub time: i64,
+    pub value: f64,
+    /// Offset of local time from UTC where it was recorded, seconds.
+    pub zone_offset: i32,
+}
+
+/// Validated samples of one series type from one source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesBatch {
+    pub source: SourceKey,
+    pub series_type_id: i32,
+    /// Sorted by time, one sample per instant.
+    pub samples: Vec<Sample>,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    pub inserted: u64,
+    pub updated: u64,
+    pub skipped: u64,
+}
+
+impl std::ops::AddAssign for WriteStats {
+    fn add_assign(&mut self, other: Self) {
+        self.inserted += other.inserted;
+        self.updated += other.updated;
+        self.skipped += other.skipped;
+    }
+}
+
+/// Where a sample list continues: the last sample returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleCursor {
+    pub source_uid: Uuid,
+    pub series_type_id: i32,
+    pub time: i64,
+}
+
+/// A query over a user's samples.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleQuery {
+    pub user_id: Uuid,
+    pub series_type_ids: Vec<i32>,
+    /// Inclusive start, UNIX ms.
+    pub start: Option<i64>,
+    /// Exclusive end, UNIX ms.
+    pub end: Option<i64>,
+    pub newest_first: bool,
+    pub after: Option<SampleCursor>,
+    /// Rows to fetch.
+    pub limit: u64,
+}
+
+/// Consecutive samples of one series type from one source, in query order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRun {
+    pub source_uid: Uuid,
+    pub series_type_id: i32,
+    pub samples: Vec<Sample>,
+}
+
+/// How samples are grouped into buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketWidth {
+    /// Fixed width in milliseconds, aligned to UNIX time.
+    Fixed(i64),
+    /// A local calendar day where each sample was recorded.
+    Day,
+    /// A local calendar week (Monday to Sunday).
+    Week,
+}
+
+/// A query for aggregates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateQuery {
+    pub user_id: Uuid,
+    pub series_type_ids: Vec<i32>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub bucket: BucketWidth,
+}
+
+/// One bucket as the store computes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BucketRow {
+    pub source_uid: Uuid,
+    pub series_type_id: i32,
+    /// Start of the bucket in UNIX ms (fixed widths) or the local day number since 1970-01-01
+    /// (day: the day; week: its Monday).
+    pub key: i64,
+    /// Instant and zone offset of the bucket's first sample.
+    pub first_time: i64,
+    pub first_offset: i32,
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub count: i64,
+}
+
+/// Which samples a deletion removes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SampleFilter {
+    pub user_id: Uuid,
+    pub source_uid: Option<Uuid>,
+    pub series_type_ids: Vec<i32>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}

@@ -1,0 +1,40 @@
+//! The storage of health data: sources and samples.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::domain::error::Result;
+use crate::domain::health::{
+    AggregateQuery, BucketRow, DataSource, SampleFilter, SampleQuery, SampleRun, SeriesBatch,
+    WriteStats,
+};
+use crate::domain::page::PageRequest;
+
+/// Data sources and samples of users.
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// A user's data sources, oldest first.
+    async fn list_sources(&self, user_id: Uuid, page: &PageRequest) -> Result<Vec<DataSource>>;
+    /// The internal id of a user's source; `None` when it is not theirs.
+    async fn source_id(&self, user_id: Uuid, uid: Uuid) -> Result<Option<i64>>;
+    /// Starts an atomic write of sample batches for a user.
+    async fn begin_samples(&self, user_id: Uuid) -> Result<Box<dyn SampleWriter>>;
+    /// The zone offset of the user's most recent sample.
+    async fn latest_zone_offset(&self, user_id: Uuid) -> Result<Option<i32>>;
+    /// Samples in (source, series type, time) order, grouped into runs.
+    async fn list_samples(&self, query: &SampleQuery) -> Result<Vec<SampleRun>>;
+    /// Aggregates per source, series type and bucket, in that order.
+    async fn aggregate_samples(&self, query: &AggregateQuery) -> Result<Vec<BucketRow>>;
+    /// Deletes the matching samples; returns how many.
+    async fn delete_samples(&self, filter: &SampleFilter) -> Result<u64>;
+}
+
+/// An open write: batches go in, `commit` makes all of them visible at once. Dropping it
+/// without committing stores nothing.
+#[async_trait]
+pub trait SampleWriter: Send {
+    /// Stores one batch (inside the open transaction).
+    async fn write(&mut self, batch: &SeriesBatch) -> Result<WriteStats>;
+    /// Commits everything written.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,449 @@
+//! Data sources and samples in the database: batched writes inside one transaction, keyset
+//! listing and aggregation in SQL that both SQLite and PostgreSQL run.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sea_orm::{
+    ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait,
+    Value,
+};
+use uuid::Uuid;
+
+use super::{SeaStore, internal};
+use crate::domain::error::Result;
+use crate::domain::health::{
+    AggregateQuery, BucketRow, BucketWidth, DataSource, Sample, SampleFilter, SampleQuery,
+    SampleRun, SeriesBatch, SourceKey, WriteStats,
+};
+use crate::domain::page::PageRequest;
+use crate::store::{HealthStore, SampleWriter};
+
+/// Rows per multi-row INSERT: 5 parameters each stays under SQLite's 32,766 limit.
+const INSERT_ROWS: usize = 4000;
+/// Samples whose stored neighbours are read at once to classify a write.
+const CLASSIFY_CHUNK: usize = 4000;
+const DAY_MS: i64 = 86_400_000;
+/// Packs (instant, offset) into one orderable integer: instant × 10⁶ + offset + 50,400.
+const PACK: i64 = 1_000_000;
+const OFFSET_BIAS: i64 = 50_400;
+
+/// A statement with `?` placeholders, numbered for PostgreSQL.
+pub(super) fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    if backend == DbBackend::Postgres {
+        let mut out = String::with_capacity(sql.len() + values.len() * 3);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        Statement::from_sql_and_values(backend, out, values)
+    } else {
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+}
+
+/// `?, ?, …` with `n` placeholders.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn get<T: sea_orm::TryGetable>(row: &QueryResult, index: usize) -> Result<T> {
+    row.try_get_by_index(index).map_err(internal)
+}
+
+/// WHERE clauses shared by listing, aggregation and deletion.
+fn sample_conditions(
+    user_id: Uuid,
+    types: &[i32],
+    start: Option<i64>,
+    end: Option<i64>,
+    values: &mut Vec<Value>,
+) -> String {
+    let mut sql = String::from("d.user_id = ?");
+    values.push(user_id.into());
+    if !types.is_empty() {
+        sql.push_str(&format!(
+            " AND s.series_type_id IN ({})",
+            placeholders(types.len())
+        ));
+        values.extend(types.iter().map(|&t| Value::from(t)));
+    }
+    if let Some(start) = start {
+        sql.push_str(" AND s.recorded_at >= ?");
+        values.push(start.into());
+    }
+    if let Some(end) = end {
+        sql.push_str(" AND s.recorded_at < ?");
+        values.push(end.into());
+    }
+    sql
+}
+
+#[async_trait]
+impl HealthStore for SeaStore {
+    async fn list_sources(&self, user_id: Uuid, page: &PageRequest) -> Result<Vec<DataSource>> {
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<Value> = vec![user_id.into()];
+        let mut sql = String::from(
+            "SELECT id, uid, provider, device_model, device_type, app_name, created_at FROM data_source WHERE user_id = ?",
+        );
+        if let Some(after) = page.after {
+            sql.push_str(" AND uid > ?");
+            values.push(after.into());
+        }
+        sql.push_str(" ORDER BY uid LIMIT ?");
+        values.push((page.fetch_limit() as i64).into());
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        rows.iter()
+            .map(|row| {
+                Ok(DataSource {
+                    id: get(row, 0)?,
+                    uid: get(row, 1)?,
+                    user_id,
+                    key: SourceKey {
+                        provider: get(row, 2)?,
+                        device_model: get(row, 3)?,
+                        device_type: get(row, 4)?,
+                        app_name: get(row, 5)?,
+                    },
+                    created_at: get(row, 6)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn source_id(&self, user_id: Uuid, uid: Uuid) -> Result<Option<i64>> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT id FROM data_source WHERE user_id = ? AND uid = ?";
+        let row = self
+            .db
+            .query_one_raw(stmt(backend, sql, vec![user_id.into(), uid.into()]))
+            .await
+            .map_err(internal)?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
+    async fn begin_samples(&self, user_id: Uuid) -> Result<Box<dyn SampleWriter>> {
+        let txn = self.db.begin().await.map_err(internal)?;
+        Ok(Box::new(SeaSampleWriter {
+            backend: txn.get_database_backend(),
+            txn,
+            user_id,
+            sources: HashMap::new(),
+        }))
+    }
+
+    async fn latest_zone_offset(&self, user_id: Uuid) -> Result<Option<i32>> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT s.zone_offset FROM data_point_series s JOIN data_source d ON d.id = s.source_id \
+                   WHERE d.user_id = ? ORDER BY s.recorded_at DESC LIMIT 1";
+        let row = self
+            .db
+            .query_one_raw(stmt(backend, sql, vec![user_id.into()]))
+            .await
+            .map_err(internal)?;
+        row.map(|r| get(&r, 0)).transpose()
+    }
+
+    async fn list_samples(&self, q: &SampleQuery) -> Result<Vec<SampleRun>> {
+        let backend = self.db.get_database_backend();
+        let mut values = Vec::new();
+        let mut sql = String::from(
+            "SELECT d.uid, s.series_type_id, s.recorded_at, s.zone_offset, s.value \
+             FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE ",
+        );
+        sql.push_str(&sample_conditions(
+            q.user_id,
+            &q.series_type_ids,
+            q.start,
+            q.end,
+            &mut values,
+        ));
+        if let Some(after) = q.after {
+            let Some(source_id) = self.source_id(q.user_id, after.source_uid).await? else {
+                return Ok(Vec::new());
+            };
+            let time_cmp = if q.newest_first { "<" } else { ">" };
+            sql.push_str(&format!(
+                " AND (s.source_id > ? OR (s.source_id = ? AND (s.series_type_id > ? OR \
+                 (s.series_type_id = ? AND s.recorded_at {time_cmp} ?))))"
+            ));
+            values.extend([
+                source_id.into(),
+                source_id.into(),
+                after.series_type_id.into(),
+                after.series_type_id.into(),
+                after.time.into(),
+            ]);
+        }
+        let direction = if q.newest_first { "DESC" } else { "ASC" };
+        sql.push_str(&format!(
+            " ORDER BY s.source_id, s.series_type_id, s.recorded_at {direction} LIMIT ?"
+        ));
+        values.push((q.limit as i64).into());
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        let mut runs: Vec<SampleRun> = Vec::new();
+        for row in &rows {
+            let source_uid: Uuid = get(row, 0)?;
+            let series_type_id: i32 = get(row, 1)?;
+            let sample = Sample {
+                time: get(row, 2)?,
+                zone_offset: get(row, 3)?,
+                value: get(row, 4)?,
+            };
+            match runs.last_mut() {
+                Some(run)
+                    if run.source_uid == source_uid && run.series_type_id == series_type_id =>
+                {
+                    run.samples.push(sample)
+                }
+                _ => runs.push(SampleRun {
+                    source_uid,
+                    series_type_id,
+                    samples: vec![sample],
+                }),
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn aggregate_samples(&self, q: &AggregateQuery) -> Result<Vec<BucketRow>> {
+        let backend = self.db.get_database_backend();
+        let local_day = format!("((s.recorded_at + s.zone_offset * 1000) / {DAY_MS})");
+        let bucket = match q.bucket {
+            BucketWidth::Fixed(width) => format!("(s.recorded_at - (s.recorded_at % {width}))"),
+            BucketWidth::Day => local_day,
+            // Day 0 (1970-01-01) was a Thursday: Mondays are days ≡ 4 (mod 7).
+            BucketWidth::Week => format!("((({local_day} + 3) / 7) * 7 - 3)"),
+        };
+        let mut values = Vec::new();
+        let conditions =
+            sample_conditions(q.user_id, &q.series_type_ids, q.start, q.end, &mut values);
+        let sql = format!(
+            "SELECT d.uid, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), SUM(s.value), COUNT(*), \
+             MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
+             FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE {conditions} \
+             GROUP BY s.source_id, d.uid, s.series_type_id, b ORDER BY s.source_id, s.series_type_id, b"
+        );
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        rows.iter()
+            .map(|row| {
+                let first: i64 = get(row, 7)?;
+                Ok(BucketRow {
+                    source_uid: get(row, 0)?,
+                    series_type_id: get(row, 1)?,
+                    key: get(row, 2)?,
+                    min: get(row, 3)?,
+                    max: get(row, 4)?,
+                    sum: get(row, 5)?,
+                    count: get(row, 6)?,
+                    first_time: first.div_euclid(PACK),
+                    first_offset: (first.rem_euclid(PACK) - OFFSET_BIAS) as i32,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_samples(&self, f: &SampleFilter) -> Result<u64> {
+        let backend = self.db.get_database_backend();
+        let mut values: Vec<Value> = vec![f.user_id.into()];
+        let mut sources = String::from("SELECT id FROM data_source WHERE user_id = ?");
+        if let Some(uid) = f.source_uid {
+            sources.push_str(" AND uid = ?");
+            values.push(uid.into());
+        }
+        let mut sql = format!("DELETE FROM data_point_series WHERE source_id IN ({sources})");
+        if !f.series_type_ids.is_empty() {
+            sql.push_str(&format!(
+                " AND series_type_id IN ({})",
+                placeholders(f.series_type_ids.len())
+            ));
+            values.extend(f.series_type_ids.iter().map(|&t| Value::from(t)));
+        }
+        if let Some(start) = f.start {
+            sql.push_str(" AND recorded_at >= ?");
+            values.push(start.into());
+        }
+        if let Some(end) = f.end {
+            sql.push_str(" AND recorded_at < ?");
+            values.push(end.into());
+        }
+        let result = self
+            .db
+            .execute_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        Ok(result.rows_affected())
+    }
+}
+
+/// A write in progress: one transaction, and the sources it has resolved.
+struct SeaSampleWriter {
+    txn: DatabaseTransaction,
+    backend: DbBackend,
+    user_id: Uuid,
+    sources: HashMap<SourceKey, i64>,
+}
+
+impl SeaSampleWriter {
+    /// The id of the user's source with `key`, created on first use.
+    async fn source(&mut self, key: &SourceKey) -> Result<i64> {
+        if let Some(&id) = self.sources.get(key) {
+            return Ok(id);
+        }
+        let identity = || -> Vec<Value> {
+            vec![
+                self.user_id.into(),
+                key.provider.clone().into(),
+                key.device_model.clone().into(),
+                key.device_type.clone().into(),
+                key.app_name.clone().into(),
+            ]
+        };
+        let insert = "INSERT INTO data_source (uid, user_id, provider, device_model, device_type, app_name, created_at) \
+                      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+        let mut values = vec![Value::from(Uuid::now_v7())];
+        values.extend(identity());
+        values.push(Utc::now().into());
+        self.txn
+            .execute_raw(stmt(self.backend, insert, values))
+            .await
+            .map_err(internal)?;
+        let select = "SELECT id FROM data_source WHERE user_id = ? AND provider = ? AND device_model = ? \
+                      AND device_type = ? AND app_name = ?";
+        let row = self
+            .txn
+            .query_one_raw(stmt(self.backend, select, identity()))
+            .await
+            .map_err(internal)?;
+        let id: i64 = match row {
+            Some(row) => get(&row, 0)?,
+            None => return Err(anyhow::anyhow!("data source vanished after insert").into()),
+        };
+        self.sources.insert(key.clone(), id);
+        Ok(id)
+    }
+
+    /// Stored (time → (value, offset)) for the instants of `samples`, which are sorted.
+    async fn existing(
+        &self,
+        source_id: i64,
+        series_type_id: i32,
+        samples: &[Sample],
+    ) -> Result<HashMap<i64, (f64, i32)>> {
+        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+            return Ok(HashMap::new());
+        };
+        let sql = "SELECT recorded_at, value, zone_offset FROM data_point_series \
+                   WHERE source_id = ? AND series_type_id = ? AND recorded_at BETWEEN ? AND ?";
+        let values = vec![
+            source_id.into(),
+            series_type_id.into(),
+            first.time.into(),
+            last.time.into(),
+        ];
+        let rows = self
+            .txn
+            .query_all_raw(stmt(self.backend, sql, values))
+            .await
+            .map_err(internal)?;
+        rows.iter()
+            .map(|row| Ok((get(row, 0)?, (get(row, 1)?, get(row, 2)?))))
+            .collect()
+    }
+
+    async fn insert(&self, source_id: i64, series_type_id: i32, rows: &[Sample]) -> Result<()> {
+        for chunk in rows.chunks(INSERT_ROWS) {
+            let sql = format!(
+                "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES {}",
+                vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            );
+            let mut values = Vec::with_capacity(chunk.len() * 5);
+            for s in chunk {
+                values.extend([
+                    source_id.into(),
+                    series_type_id.into(),
+                    s.time.into(),
+                    s.zone_offset.into(),
+                    s.value.into(),
+                ]);
+            }
+            self.txn
+                .execute_raw(stmt(self.backend, &sql, values))
+                .await
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    async fn update(&self, source_id: i64, series_type_id: i32, s: &Sample) -> Result<()> {
+        let sql = "UPDATE data_point_series SET value = ?, zone_offset = ? \
+                   WHERE source_id = ? AND series_type_id = ? AND recorded_at = ?";
+        let values = vec![
+            s.value.into(),
+            s.zone_offset.into(),
+            source_id.into(),
+            series_type_id.into(),
+            s.time.into(),
+        ];
+        self.txn
+            .execute_raw(stmt(self.backend, sql, values))
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SampleWriter for SeaSampleWriter {
+    async fn write(&mut self, batch: &SeriesBatch) -> Result<WriteStats> {
+        let source_id = self.source(&batch.source).await?;
+        let mut stats = WriteStats::default();
+        for chunk in batch.samples.chunks(CLASSIFY_CHUNK) {
+            let existing = self
+                .existing(source_id, batch.series_type_id, chunk)
+                .await?;
+            let mut fresh = Vec::with_capacity(chunk.len());
+            for sample in chunk {
+                match existing.get(&sample.time) {
+                    None => fresh.push(*sample),
+                    Some(&(value, offset))
+                        if value == sample.value && offset == sample.zone_offset =>
+                    {
+                        stats.skipped += 1
+                    }
+                    Some(_) => {
+                        self.update(source_id, batch.series_type_id, sample).await?;
+                        stats.updated += 1;
+                    }
+                }
+            }
+            self.insert(source_id, batch.series_type_id, &fresh).await?;
+            stats.inserted += fresh.len() as u64;
+        }
+        Ok(stats)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.txn.commit().await.map_err(internal)
+    }
+}
