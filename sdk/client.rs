@@ -9,6 +9,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::pb;
 use crate::pb::application_service_client::ApplicationServiceClient;
 use crate::pb::developer_service_client::DeveloperServiceClient;
+use crate::pb::event_service_client::EventServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
 use crate::pb::time_series_service_client::TimeSeriesServiceClient;
 use crate::pb::user_service_client::UserServiceClient;
@@ -140,6 +141,11 @@ impl Client {
 }
 
 impl Client {
+    /// The generated EventService client with these credentials.
+    pub fn events(&self) -> EventServiceClient<InterceptedService<Channel, Auth>> {
+        EventServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
     /// The generated TimeSeriesService client with these credentials.
     pub fn time_series(&self) -> TimeSeriesServiceClient<InterceptedService<Channel, Auth>> {
         TimeSeriesServiceClient::with_interceptor(self.channel(), self.auth())
@@ -214,6 +220,16 @@ rpcs!(time_series {
     delete_samples(pb::DeleteSamplesRequest) -> pb::DeleteSamplesResponse;
 });
 
+rpcs!(events {
+    list_workout_types(pb::ListWorkoutTypesRequest) -> pb::ListWorkoutTypesResponse;
+    write_workouts(pb::WriteWorkoutsRequest) -> pb::WriteWorkoutsResponse;
+    write_sleep_sessions(pb::WriteSleepSessionsRequest) -> pb::WriteSleepSessionsResponse;
+    list_workouts(pb::ListWorkoutsRequest) -> pb::ListWorkoutsResponse;
+    get_workout(pb::GetWorkoutRequest) -> pb::Workout;
+    list_sleep_sessions(pb::ListSleepSessionsRequest) -> pb::ListSleepSessionsResponse;
+    delete_events(pb::DeleteEventsRequest) -> ();
+});
+
 rpcs!(sdk_tokens {
     create_sdk_token(pb::CreateSdkTokenRequest) -> pb::SdkToken;
     create_invitation_code(pb::CreateInvitationCodeRequest) -> pb::InvitationCode;
@@ -252,4 +268,6 @@ streams! {
     stream_users: list_users(pb::ListUsersRequest) -> pb::User, users;
     stream_data_sources: list_data_sources(pb::ListDataSourcesRequest) -> pb::DataSource, data_sources;
     stream_sample_series: list_samples(pb::ListSamplesRequest) -> pb::SampleSeries, series;
+    stream_workouts: list_workouts(pb::ListWorkoutsRequest) -> pb::Workout, workouts;
+    stream_sleep_sessions: list_sleep_sessions(pb::ListSleepSessionsRequest) -> pb::SleepSession, sleep_sessions;
 }

@@ -73,6 +73,7 @@ impl AppState {
             users: store.clone(),
             tokens: store.clone(),
             health: store.clone(),
+            events: store.clone(),
             clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use owl::pb::application_service_server::ApplicationServiceServer;
 use owl::pb::developer_service_server::DeveloperServiceServer;
+use owl::pb::event_service_server::EventServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
 use owl::pb::time_series_service_server::TimeSeriesServiceServer;
 use owl::pb::user_service_server::UserServiceServer;
@@ -16,6 +17,7 @@ mod application;
 mod auth;
 mod convert;
 mod developer;
+mod events;
 mod http;
 mod sdk_token;
 pub mod status;
@@ -24,6 +26,7 @@ mod user;
 
 use application::ApplicationApi;
 use developer::DeveloperApi;
+use events::EventApi;
 use sdk_token::SdkTokenApi;
 use time_series::TimeSeriesApi;
 use user::UserApi;
@@ -63,6 +66,7 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(ApplicationServiceServer::new(ApplicationApi(ctx.clone())))
         .add_service(UserServiceServer::new(UserApi(ctx.clone())))
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
+        .add_service(EventServiceServer::new(EventApi(ctx.clone())))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use crate::crypto::JwtSigner;
-use crate::store::{ApplicationStore, DeveloperStore, HealthStore, TokenStore, UserStore};
+use crate::store::{
+    ApplicationStore, DeveloperStore, EventStore, HealthStore, TokenStore, UserStore,
+};
 
 pub mod applications;
 pub mod auth;
@@ -46,6 +48,7 @@ pub struct Context {
     pub users: Arc<dyn UserStore>,
     pub tokens: Arc<dyn TokenStore>,
     pub health: Arc<dyn HealthStore>,
+    pub events: Arc<dyn EventStore>,
     pub clock: Arc<dyn Clock>,
     pub signer: JwtSigner,
     pub mailer: Arc<dyn Mailer>,

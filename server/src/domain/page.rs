@@ -104,6 +104,30 @@ pub fn fingerprint(query: &str) -> [u8; 8] {
     out
 }
 
+/// An opaque token: `version`, a fixed-size `payload`, and the query fingerprint.
+pub fn encode_token(version: u8, payload: &[u8], query: [u8; 8]) -> String {
+    let mut bytes = Vec::with_capacity(payload.len() + 9);
+    bytes.push(version);
+    bytes.extend_from_slice(payload);
+    bytes.extend_from_slice(&query);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The payload of a token made by `encode_token` with the same version, payload length and
+/// query; `None` for anything else.
+pub fn decode_token(
+    token: &str,
+    version: u8,
+    payload_len: usize,
+    query: [u8; 8],
+) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    if bytes.len() != payload_len + 9 || bytes[0] != version || bytes[payload_len + 1..] != query {
+        return None;
+    }
+    Some(bytes[1..=payload_len].to_vec())
+}
+
 fn encode(after: Uuid, query: [u8; 8]) -> String {
     let mut bytes = Vec::with_capacity(25);
     bytes.push(TOKEN_VERSION);

@@ -38,3 +38,35 @@ pub trait SampleWriter: Send {
     /// Commits everything written.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
+
+/// Workouts and sleep sessions of users.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores events of one source in one transaction.
+    async fn write_events(
+        &self,
+        user_id: Uuid,
+        source: &crate::domain::health::SourceKey,
+        events: &[crate::domain::health::events::NewEvent],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WriteStats>;
+    /// Events of one category in (start, id) order.
+    async fn list_events(
+        &self,
+        query: &crate::domain::health::events::EventQuery,
+    ) -> Result<Vec<crate::domain::health::events::Event>>;
+    /// One event of a user.
+    async fn event(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+    ) -> Result<Option<crate::domain::health::events::Event>>;
+    /// Deletes events by source and start range; returns how many.
+    async fn delete_events(
+        &self,
+        user_id: Uuid,
+        source_uid: Option<Uuid>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<u64>;
+}

@@ -17,7 +17,7 @@ pub mod entity;
 pub mod health;
 pub mod sea;
 
-pub use health::{HealthStore, SampleWriter};
+pub use health::{EventStore, HealthStore, SampleWriter};
 pub use sea::{SeaStore, connect};
 
 /// Developers, onboarding and team invitations.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub mod catalog;
+pub mod events;
 pub mod samples;
 pub mod units;
 

@@ -3,8 +3,6 @@
 
 use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Offset, TimeZone};
 use uuid::Uuid;
 
@@ -18,7 +16,7 @@ use crate::domain::Context;
 use crate::domain::auth::Caller;
 use crate::domain::error::{Error, Result};
 use crate::domain::model::User;
-use crate::domain::page::{Page, PageRequest, fingerprint};
+use crate::domain::page::{Page, PageRequest, decode_token, encode_token, fingerprint};
 use crate::domain::users::Users;
 use crate::domain::validate::Violations;
 use crate::store::SampleWriter;
@@ -300,25 +298,23 @@ fn check_range(start: Option<i64>, end: Option<i64>, v: &mut Violations) {
     }
 }
 
+const CURSOR_VERSION: u8 = 2;
+const CURSOR_LEN: usize = 16 + 4 + 8;
+
 fn encode_cursor(c: &SampleCursor, query: [u8; 8]) -> String {
-    let mut bytes = Vec::with_capacity(37);
-    bytes.push(2u8);
-    bytes.extend_from_slice(c.source_uid.as_bytes());
-    bytes.extend_from_slice(&c.series_type_id.to_be_bytes());
-    bytes.extend_from_slice(&c.time.to_be_bytes());
-    bytes.extend_from_slice(&query);
-    URL_SAFE_NO_PAD.encode(bytes)
+    let mut payload = Vec::with_capacity(CURSOR_LEN);
+    payload.extend_from_slice(c.source_uid.as_bytes());
+    payload.extend_from_slice(&c.series_type_id.to_be_bytes());
+    payload.extend_from_slice(&c.time.to_be_bytes());
+    encode_token(CURSOR_VERSION, &payload, query)
 }
 
 fn decode_cursor(token: &str, query: [u8; 8]) -> Option<SampleCursor> {
-    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    if bytes.len() != 37 || bytes[0] != 2 || bytes[29..37] != query {
-        return None;
-    }
+    let bytes = decode_token(token, CURSOR_VERSION, CURSOR_LEN, query)?;
     Some(SampleCursor {
-        source_uid: Uuid::from_slice(&bytes[1..17]).ok()?,
-        series_type_id: i32::from_be_bytes(bytes[17..21].try_into().ok()?),
-        time: i64::from_be_bytes(bytes[21..29].try_into().ok()?),
+        source_uid: Uuid::from_slice(&bytes[0..16]).ok()?,
+        series_type_id: i32::from_be_bytes(bytes[16..20].try_into().ok()?),
+        time: i64::from_be_bytes(bytes[20..28].try_into().ok()?),
     })
 }
 

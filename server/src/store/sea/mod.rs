@@ -12,6 +12,7 @@ use super::HealthCheck;
 use crate::domain::error::{Error, Result};
 
 mod accounts;
+mod events;
 mod samples;
 mod tenancy;
 

@@ -54,7 +54,7 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-fn get<T: sea_orm::TryGetable>(row: &QueryResult, index: usize) -> Result<T> {
+pub(super) fn get<T: sea_orm::TryGetable>(row: &QueryResult, index: usize) -> Result<T> {
     row.try_get_by_index(index).map_err(internal)
 }
 
@@ -296,6 +296,42 @@ impl HealthStore for SeaStore {
     }
 }
 
+/// The id of `user_id`'s source with `key`, created on first use (inside `conn`'s transaction).
+pub(super) async fn ensure_source(
+    conn: &impl ConnectionTrait,
+    user_id: Uuid,
+    key: &SourceKey,
+) -> Result<i64> {
+    let backend = conn.get_database_backend();
+    let identity = || -> Vec<Value> {
+        vec![
+            user_id.into(),
+            key.provider.clone().into(),
+            key.device_model.clone().into(),
+            key.device_type.clone().into(),
+            key.app_name.clone().into(),
+        ]
+    };
+    let insert = "INSERT INTO data_source (uid, user_id, provider, device_model, device_type, app_name, created_at) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+    let mut values = vec![Value::from(Uuid::now_v7())];
+    values.extend(identity());
+    values.push(Utc::now().into());
+    conn.execute_raw(stmt(backend, insert, values))
+        .await
+        .map_err(internal)?;
+    let select = "SELECT id FROM data_source WHERE user_id = ? AND provider = ? AND device_model = ? \
+                  AND device_type = ? AND app_name = ?";
+    match conn
+        .query_one_raw(stmt(backend, select, identity()))
+        .await
+        .map_err(internal)?
+    {
+        Some(row) => get(&row, 0),
+        None => Err(anyhow::anyhow!("data source vanished after insert").into()),
+    }
+}
+
 /// A write in progress: one transaction, and the sources it has resolved.
 struct SeaSampleWriter {
     txn: DatabaseTransaction,
@@ -310,35 +346,7 @@ impl SeaSampleWriter {
         if let Some(&id) = self.sources.get(key) {
             return Ok(id);
         }
-        let identity = || -> Vec<Value> {
-            vec![
-                self.user_id.into(),
-                key.provider.clone().into(),
-                key.device_model.clone().into(),
-                key.device_type.clone().into(),
-                key.app_name.clone().into(),
-            ]
-        };
-        let insert = "INSERT INTO data_source (uid, user_id, provider, device_model, device_type, app_name, created_at) \
-                      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-        let mut values = vec![Value::from(Uuid::now_v7())];
-        values.extend(identity());
-        values.push(Utc::now().into());
-        self.txn
-            .execute_raw(stmt(self.backend, insert, values))
-            .await
-            .map_err(internal)?;
-        let select = "SELECT id FROM data_source WHERE user_id = ? AND provider = ? AND device_model = ? \
-                      AND device_type = ? AND app_name = ?";
-        let row = self
-            .txn
-            .query_one_raw(stmt(self.backend, select, identity()))
-            .await
-            .map_err(internal)?;
-        let id: i64 = match row {
-            Some(row) => get(&row, 0)?,
-            None => return Err(anyhow::anyhow!("data source vanished after insert").into()),
-        };
+        let id = ensure_source(&self.txn, self.user_id, key).await?;
         self.sources.insert(key.clone(), id);
         Ok(id)
     }

@@ -1,0 +1,352 @@
+//! Events: workouts and sleep sessions. Identified per source by (kind, start, end), so a
+//! replay changes nothing and a correction updates in place.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::catalog::{SLEEP_STAGES, is_workout_type};
+use super::samples::check_source;
+use super::{SourceKey, WriteStats};
+use crate::domain::Context;
+use crate::domain::auth::Caller;
+use crate::domain::error::{Error, Result};
+use crate::domain::page::{decode_token, encode_token, fingerprint};
+use crate::domain::users::Users;
+use crate::domain::validate::Violations;
+
+/// Most events in one write.
+pub const MAX_EVENTS_PER_WRITE: usize = 1000;
+const DAY_MS: i64 = 86_400_000;
+
+/// Details of a workout; `None` where the source did not say.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WorkoutDetails {
+    pub distance_m: Option<f64>,
+    pub active_energy_kcal: Option<f64>,
+    pub steps: Option<i64>,
+    pub heart_rate_avg: Option<f64>,
+    pub heart_rate_max: Option<f64>,
+    pub elevation_gain_m: Option<f64>,
+}
+
+/// One stage interval of a sleep session (UNIX ms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageInterval {
+    pub stage: String,
+    pub start: i64,
+    pub end: i64,
+}
+
+/// Details of a sleep session.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SleepDetails {
+    pub nap: bool,
+    pub efficiency_percent: Option<f64>,
+    pub stages: Vec<StageInterval>,
+}
+
+/// What an event is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventBody {
+    Workout {
+        workout_type: String,
+        details: WorkoutDetails,
+    },
+    Sleep(SleepDetails),
+}
+
+impl EventBody {
+    /// The stored category.
+    pub fn category(&self) -> Category {
+        match self {
+            EventBody::Workout { .. } => Category::Workout,
+            EventBody::Sleep(_) => Category::Sleep,
+        }
+    }
+}
+
+/// Kinds of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Workout,
+    Sleep,
+}
+
+impl Category {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Workout => "workout",
+            Category::Sleep => "sleep",
+        }
+    }
+}
+
+/// An event to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub start: i64,
+    pub end: i64,
+    pub zone_offset: i32,
+    pub body: EventBody,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub source_uid: Uuid,
+    pub start: i64,
+    pub end: i64,
+    pub zone_offset: i32,
+    pub body: EventBody,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A query over a user's events of one category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    pub user_id: Uuid,
+    pub category: Category,
+    pub workout_types: Vec<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    /// Continue after this (start, id).
+    pub after: Option<(i64, Uuid)>,
+    pub limit: u64,
+}
+
+fn finite_non_negative(value: Option<f64>, field: String, v: &mut Violations) {
+    if let Some(x) = value
+        && (!x.is_finite() || x < 0.0)
+    {
+        v.add(field, "must be a finite, non-negative number");
+    }
+}
+
+/// Validates events named `{prefix}[i]`.
+pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut Violations) {
+    if events.len() > MAX_EVENTS_PER_WRITE {
+        v.add(
+            prefix,
+            format!("at most {MAX_EVENTS_PER_WRITE} per request"),
+        );
+        return;
+    }
+    for (i, e) in events.iter().enumerate() {
+        let at = format!("{prefix}[{i}]");
+        v.check(
+            e.start >= 0,
+            &format!("{at}.start_time"),
+            "must not be before 1970",
+        );
+        v.check(
+            e.end > e.start,
+            &format!("{at}.end_time"),
+            "must be after start_time",
+        );
+        v.check(
+            e.end <= now_ms + DAY_MS,
+            &format!("{at}.end_time"),
+            "must not be more than a day in the future",
+        );
+        v.check(
+            e.zone_offset.abs() <= 18 * 3600,
+            &format!("{at}.zone_offset"),
+            "must be within ±18 hours (seconds)",
+        );
+        match &e.body {
+            EventBody::Workout {
+                workout_type,
+                details: d,
+            } => {
+                v.check(
+                    is_workout_type(workout_type),
+                    &format!("{at}.workout_type"),
+                    "unknown workout type",
+                );
+                v.check(
+                    e.end - e.start <= 7 * DAY_MS,
+                    &format!("{at}.end_time"),
+                    "a workout lasts at most 7 days",
+                );
+                finite_non_negative(d.distance_m, format!("{at}.distance_meters"), v);
+                finite_non_negative(d.active_energy_kcal, format!("{at}.active_energy_kcal"), v);
+                finite_non_negative(d.heart_rate_avg, format!("{at}.heart_rate_avg"), v);
+                finite_non_negative(d.heart_rate_max, format!("{at}.heart_rate_max"), v);
+                finite_non_negative(d.elevation_gain_m, format!("{at}.elevation_gain_meters"), v);
+                v.check(
+                    d.steps.is_none_or(|s| s >= 0),
+                    &format!("{at}.steps"),
+                    "must not be negative",
+                );
+            }
+            EventBody::Sleep(s) => {
+                v.check(
+                    e.end - e.start <= DAY_MS,
+                    &format!("{at}.end_time"),
+                    "a sleep session lasts at most 24 hours",
+                );
+                if let Some(eff) = s.efficiency_percent {
+                    v.check(
+                        (0.0..=100.0).contains(&eff),
+                        &format!("{at}.efficiency_percent"),
+                        "must be 0 to 100",
+                    );
+                }
+                for (j, stage) in s.stages.iter().enumerate() {
+                    let field = format!("{at}.stages[{j}]");
+                    v.check(
+                        SLEEP_STAGES.contains(&stage.stage.as_str()),
+                        &format!("{field}.stage"),
+                        "must be set",
+                    );
+                    v.check(
+                        stage.start >= e.start && stage.end <= e.end && stage.start < stage.end,
+                        &field,
+                        "must lie inside the session and end after it starts",
+                    );
+                }
+            }
+        }
+    }
+}
+
+const CURSOR_VERSION: u8 = 3;
+
+/// Event use-cases.
+pub struct Events<'a>(pub &'a Context);
+
+impl Events<'_> {
+    /// Stores events from one source atomically.
+    pub async fn write(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        source: SourceKey,
+        events: Vec<NewEvent>,
+    ) -> Result<WriteStats> {
+        let mut v = Violations::new();
+        check_source(&source, "source", &mut v);
+        let field = match events.first().map(|e| e.body.category()) {
+            Some(Category::Sleep) => "sleep_sessions",
+            _ => "workouts",
+        };
+        validate_events(
+            &events,
+            field,
+            self.0.clock.now().timestamp_millis(),
+            &mut v,
+        );
+        v.finish()?;
+        Users(self.0).visible(caller, user_id).await?;
+        self.0
+            .events
+            .write_events(user_id, &source, &events, self.0.clock.now())
+            .await
+    }
+
+    /// Lists events of one category, oldest first; returns the page and the next token.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        mut query: EventQuery,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<Event>, String)> {
+        let mut v = Violations::new();
+        for (i, t) in query.workout_types.iter().enumerate() {
+            v.check(
+                is_workout_type(t),
+                &format!("workout_types[{i}]"),
+                "unknown workout type",
+            );
+        }
+        if let (Some(s), Some(e)) = (query.start, query.end) {
+            v.check(s < e, "time_range", "start_time must be before end_time");
+        }
+        let size = match page_size {
+            n if n < 0 => {
+                v.add("page_size", "must not be negative");
+                50
+            }
+            0 => 50,
+            n => (n as u64).min(1000),
+        };
+        let fp = fingerprint(&format!(
+            "{}|{:?}|{:?}|{:?}",
+            query.user_id, query.workout_types, query.start, query.end
+        ));
+        if !page_token.is_empty() {
+            let cursor = decode_token(page_token, CURSOR_VERSION, 24, fp).and_then(|b| {
+                Some((
+                    i64::from_be_bytes(b[0..8].try_into().ok()?),
+                    Uuid::from_slice(&b[8..24]).ok()?,
+                ))
+            });
+            v.check(
+                cursor.is_some(),
+                "page_token",
+                "is not a page token of this query",
+            );
+            query.after = cursor;
+        }
+        v.finish()?;
+        Users(self.0).visible(caller, query.user_id).await?;
+        query.limit = size + 1;
+        let mut rows = self.0.events.list_events(&query).await?;
+        let mut next = String::new();
+        if rows.len() as u64 > size {
+            rows.truncate(size as usize);
+            if let Some(last) = rows.last() {
+                let mut payload = last.start.to_be_bytes().to_vec();
+                payload.extend_from_slice(last.id.as_bytes());
+                next = encode_token(CURSOR_VERSION, &payload, fp);
+            }
+        }
+        Ok((rows, next))
+    }
+
+    /// One event of a category.
+    pub async fn get(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        id: Uuid,
+        category: Category,
+    ) -> Result<Event> {
+        Users(self.0).visible(caller, user_id).await?;
+        let name = format!("users/{user_id}/workouts/{id}");
+        match self.0.events.event(user_id, id).await? {
+            Some(e) if e.body.category() == category => Ok(e),
+            _ => Err(Error::not_found("owl.v1.Workout", name)),
+        }
+    }
+
+    /// Deletes events by source and start range.
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        source_uid: Option<Uuid>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<u64> {
+        Users(self.0).managed(caller, user_id).await?;
+        if let Some(uid) = source_uid
+            && self.0.health.source_id(user_id, uid).await?.is_none()
+        {
+            return Err(Error::not_found(
+                "owl.v1.DataSource",
+                format!("users/{user_id}/dataSources/{uid}"),
+            ));
+        }
+        self.0
+            .events
+            .delete_events(user_id, source_uid, start, end)
+            .await
+    }
+}
