@@ -218,6 +218,8 @@ rpcs!(time_series {
     list_samples(pb::ListSamplesRequest) -> pb::ListSamplesResponse;
     aggregate_samples(pb::AggregateSamplesRequest) -> pb::AggregateSamplesResponse;
     delete_samples(pb::DeleteSamplesRequest) -> pb::DeleteSamplesResponse;
+    get_source_priority(pb::GetSourcePriorityRequest) -> pb::SourcePriority;
+    update_source_priority(pb::UpdateSourcePriorityRequest) -> pb::SourcePriority;
 });
 
 rpcs!(events {

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 pub(crate) mod m20261122_000001_create_developers;
 pub(crate) mod m20261122_000002_create_applications;
 mod m20261122_000003_create_health_data;
+mod m20261122_000004_create_source_priority;
 
 /// Every migration of owl, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_developers::Migration),
             Box::new(m20261122_000002_create_applications::Migration),
             Box::new(m20261122_000003_create_health_data::Migration),
+            Box::new(m20261122_000004_create_source_priority::Migration),
         ]
     }
 }

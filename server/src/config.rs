@@ -112,6 +112,10 @@ pub struct Config {
     pub redis_sleep_ttl_seconds: u64,
     pub sleep_end_gap_minutes: u64,
     pub providers: BTreeMap<&'static str, ProviderConfig>,
+    /// Default source priority: providers, highest first (OWL_PROVIDER_PRIORITY).
+    pub provider_priority: Vec<String>,
+    /// Default source priority: device types, highest first (OWL_DEVICE_TYPE_PRIORITY).
+    pub device_type_priority: Vec<String>,
 }
 
 /// An invalid variable and what is wrong with it.
@@ -125,6 +129,30 @@ pub struct Invalid {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration: {}", .0.iter().map(|i| format!("{}: {}", i.variable, i.problem)).collect::<Vec<_>>().join("; "))]
 pub struct ConfigErrors(pub Vec<Invalid>);
+
+/// Providers by default priority: dedicated wearables before phone aggregators.
+const DEFAULT_PROVIDER_PRIORITY: &[&str] = &[
+    "garmin",
+    "polar",
+    "suunto",
+    "whoop",
+    "oura",
+    "fitbit",
+    "apple_health",
+    "strava",
+    "manual",
+];
+/// Device types by default priority: worn sensors before phones.
+const DEFAULT_DEVICE_TYPE_PRIORITY: &[&str] = &[
+    "chest_strap",
+    "watch",
+    "ring",
+    "band",
+    "bike_computer",
+    "scale",
+    "phone",
+    "other",
+];
 
 /// Passwords the seed and common examples ship with; refused in production.
 const DEFAULT_ADMIN_PASSWORDS: &[&str] = &[
@@ -377,6 +405,24 @@ impl Config {
             redis_sleep_ttl_seconds: r.positive("REDIS_SLEEP_TTL_SECONDS", 86_400) as u64,
             sleep_end_gap_minutes: r.positive("SLEEP_END_GAP_MINUTES", 120) as u64,
             providers: providers::load(&mut r),
+            provider_priority: r.get("OWL_PROVIDER_PRIORITY").map_or_else(
+                || {
+                    DEFAULT_PROVIDER_PRIORITY
+                        .iter()
+                        .map(|p| (*p).to_owned())
+                        .collect()
+                },
+                |raw| parse_list(&raw).unwrap_or_default(),
+            ),
+            device_type_priority: r.get("OWL_DEVICE_TYPE_PRIORITY").map_or_else(
+                || {
+                    DEFAULT_DEVICE_TYPE_PRIORITY
+                        .iter()
+                        .map(|p| (*p).to_owned())
+                        .collect()
+                },
+                |raw| parse_list(&raw).unwrap_or_default(),
+            ),
         };
         if r.errors.is_empty() {
             Ok(config)

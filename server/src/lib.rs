@@ -85,6 +85,8 @@ impl AppState {
                 invitation_code_ttl: Duration::days(config.user_invitation_code_expire_days),
                 frontend_url: config.email.frontend_url.clone(),
                 email_max_retries: config.email.max_retries,
+                provider_priority: config.provider_priority.clone(),
+                device_type_priority: config.device_type_priority.clone(),
             },
         });
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)

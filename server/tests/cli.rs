@@ -149,7 +149,7 @@ fn migrate_applies_and_rolls_back() {
     assert!(dir.path().join("owl_data/owl.db").exists());
     assert!(
         owl(dir.path(), &[])
-            .args(["migrate", "--rollback", "3"])
+            .args(["migrate", "--rollback", "4"])
             .status()
             .unwrap()
             .success()

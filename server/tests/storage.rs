@@ -98,6 +98,7 @@ async fn migrations_go_up_down_and_up_again() {
         "event_record",
         "workout_details",
         "sleep_details",
+        "source_priority",
     ] {
         assert!(
             all.iter().any(|t| t == table),

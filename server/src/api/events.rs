@@ -266,7 +266,13 @@ impl EventService for EventApi {
             limit: 0,
         };
         let (rows, next_page_token) = Events(&self.0)
-            .list(&caller, query, r.page_size, &r.page_token)
+            .list(
+                &caller,
+                query,
+                r.page_size,
+                &r.page_token,
+                r.view == pb::View::Merged as i32,
+            )
             .await?;
         Ok(Response::new(pb::ListWorkoutsResponse {
             workouts: rows.into_iter().map(workout).collect(),
@@ -312,7 +318,13 @@ impl EventService for EventApi {
             limit: 0,
         };
         let (rows, next_page_token) = Events(&self.0)
-            .list(&caller, query, r.page_size, &r.page_token)
+            .list(
+                &caller,
+                query,
+                r.page_size,
+                &r.page_token,
+                r.view == pb::View::Merged as i32,
+            )
             .await?;
         Ok(Response::new(pb::ListSleepSessionsResponse {
             sleep_sessions: rows.into_iter().map(sleep_session).collect(),

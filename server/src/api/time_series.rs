@@ -13,8 +13,8 @@ use super::convert::{one_name, parse_name, timestamp};
 use crate::domain::Context;
 use crate::domain::error::Error;
 use crate::domain::health::catalog::{Aggregation, SERIES_TYPES};
-use crate::domain::health::samples::{ListParams, RawBatch, Samples, type_of};
-use crate::domain::health::{BucketWidth, DataSource, SourceKey, WriteStats};
+use crate::domain::health::samples::{AggregateParams, ListParams, RawBatch, Samples, type_of};
+use crate::domain::health::{BucketWidth, DataSource, MERGED, Priority, SourceKey, WriteStats};
 use crate::domain::page::PageRequest;
 use crate::domain::validate::Violations;
 
@@ -62,6 +62,28 @@ pub fn source_key(source: Option<pb::SourceDescriptor>) -> SourceKey {
 /// The resource name of a data source.
 pub fn source_name(user_id: Uuid, uid: Uuid) -> String {
     format!("users/{user_id}/dataSources/{uid}")
+}
+
+/// The source of a result series: empty for the merged view.
+fn series_source(user_id: Uuid, uid: Uuid) -> String {
+    if uid == MERGED {
+        String::new()
+    } else {
+        source_name(user_id, uid)
+    }
+}
+
+fn priority(user_id: Uuid, (p, deployment_default): (Priority, bool)) -> pb::SourcePriority {
+    pb::SourcePriority {
+        name: format!("users/{user_id}/sourcePriority"),
+        providers: p.providers,
+        device_types: p
+            .device_types
+            .iter()
+            .map(|d| device_type(d) as i32)
+            .collect(),
+        deployment_default,
+    }
 }
 
 fn data_source(s: DataSource) -> pb::DataSource {
@@ -244,6 +266,7 @@ impl TimeSeriesService for TimeSeriesApi {
             newest_first: r.order == pb::TimeOrder::NewestFirst as i32,
             page_size: r.page_size,
             page_token: r.page_token,
+            merged: r.view == pb::View::Merged as i32,
         };
         let page = Samples(&self.0).list(&caller, user, params).await?;
         let series = page
@@ -261,7 +284,7 @@ impl TimeSeriesService for TimeSeriesApi {
                 let kind = type_of(run.series_type_id);
                 pb::SampleSeries {
                     series_type: kind.map(|k| k.code).unwrap_or_default().into(),
-                    data_source: source_name(user, run.source_uid),
+                    data_source: series_source(user, run.source_uid),
                     unit: kind.map(|k| k.unit).unwrap_or_default().into(),
                     times,
                     values,
@@ -287,14 +310,20 @@ impl TimeSeriesService for TimeSeriesApi {
         v.finish()?;
         let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
         let width = bucket(r.bucket);
-        let rows = Samples(&self.0)
-            .aggregate(&caller, user, &r.series_types, start, end, width)
-            .await?;
+        let merged = r.view == pb::View::Merged as i32;
+        let params = AggregateParams {
+            series_types: r.series_types,
+            start,
+            end,
+            bucket: width,
+            merged,
+        };
+        let rows = Samples(&self.0).aggregate(&caller, user, params).await?;
         let mut series: Vec<pb::AggregateSeries> = Vec::new();
         for row in rows {
             let kind = type_of(row.series_type_id);
             let code = kind.map(|k| k.code).unwrap_or_default();
-            let data_source = source_name(user, row.source_uid);
+            let data_source = series_source(user, row.source_uid);
             let (start_time, local) = match width {
                 Some(BucketWidth::Day | BucketWidth::Week) => (
                     row.key * 86_400_000 - i64::from(row.first_offset) * 1000,
@@ -326,6 +355,35 @@ impl TimeSeriesService for TimeSeriesApi {
         Ok(Response::new(pb::AggregateSamplesResponse { series }))
     }
 
+    async fn get_source_priority(
+        &self,
+        request: Request<pb::GetSourcePriorityRequest>,
+    ) -> Result<Response<pb::SourcePriority>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let user = priority_owner(&request.get_ref().name, "name")?;
+        Ok(Response::new(priority(
+            user,
+            Samples(&self.0).get_priority(&caller, user).await?,
+        )))
+    }
+
+    async fn update_source_priority(
+        &self,
+        request: Request<pb::UpdateSourcePriorityRequest>,
+    ) -> Result<Response<pb::SourcePriority>, Status> {
+        let caller = caller(&self.0, &request).await?;
+        let body = request.into_inner().source_priority.unwrap_or_default();
+        let user = priority_owner(&body.name, "source_priority.name")?;
+        let wanted = Priority {
+            providers: body.providers,
+            device_types: body.device_types.into_iter().map(device_type_key).collect(),
+        };
+        Ok(Response::new(priority(
+            user,
+            Samples(&self.0).set_priority(&caller, user, wanted).await?,
+        )))
+    }
+
     async fn delete_samples(
         &self,
         request: Request<pb::DeleteSamplesRequest>,
@@ -350,4 +408,11 @@ impl TimeSeriesService for TimeSeriesApi {
             deleted: deleted as i64,
         }))
     }
+}
+
+/// The user of `users/{user}/sourcePriority`.
+fn priority_owner(name: &str, field: &str) -> Result<Uuid, Error> {
+    name.strip_suffix("/sourcePriority")
+        .and_then(|user| one_name(user, "users", field).ok())
+        .ok_or_else(|| Error::invalid(field, "must be users/{uuid}/sourcePriority"))
 }

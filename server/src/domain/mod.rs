@@ -39,6 +39,10 @@ pub struct Settings {
     pub frontend_url: String,
     /// Attempts per email before giving up.
     pub email_max_retries: u32,
+    /// Deployment default source priority: providers, highest first.
+    pub provider_priority: Vec<String>,
+    /// Deployment default source priority: device types, highest first.
+    pub device_type_priority: Vec<String>,
 }
 
 /// What every use-case may reach: stores, clock, signer, mailer and settings.

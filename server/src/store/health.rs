@@ -15,6 +15,20 @@ use crate::domain::page::PageRequest;
 pub trait HealthStore: Send + Sync {
     /// A user's data sources, oldest first.
     async fn list_sources(&self, user_id: Uuid, page: &PageRequest) -> Result<Vec<DataSource>>;
+    /// Every data source of a user (for ranking).
+    async fn all_sources(&self, user_id: Uuid) -> Result<Vec<DataSource>>;
+    /// A user's own source priority, if they have one.
+    async fn source_priority(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<crate::domain::health::Priority>>;
+    /// Sets (`Some`) or clears (`None`) a user's source priority.
+    async fn set_source_priority(
+        &self,
+        user_id: Uuid,
+        priority: Option<&crate::domain::health::Priority>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()>;
     /// The internal id of a user's source; `None` when it is not theirs.
     async fn source_id(&self, user_id: Uuid, uid: Uuid) -> Result<Option<i64>>;
     /// Starts an atomic write of sample batches for a user.

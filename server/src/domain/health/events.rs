@@ -1,12 +1,14 @@
 //! Events: workouts and sleep sessions. Identified per source by (kind, start, end), so a
 //! replay changes nothing and a correction updates in place.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::catalog::{SLEEP_STAGES, is_workout_type};
-use super::samples::check_source;
+use super::samples::{Samples, check_source};
 use super::{SourceKey, WriteStats};
 use crate::domain::Context;
 use crate::domain::auth::Caller;
@@ -15,6 +17,8 @@ use crate::domain::page::{decode_token, encode_token, fingerprint};
 use crate::domain::users::Users;
 use crate::domain::validate::Violations;
 
+/// Most events one merged list considers.
+const MAX_MERGED_CANDIDATES: u64 = 10_000;
 /// Most events in one write.
 pub const MAX_EVENTS_PER_WRITE: usize = 1000;
 const DAY_MS: i64 = 86_400_000;
@@ -249,13 +253,15 @@ impl Events<'_> {
             .await
     }
 
-    /// Lists events of one category, oldest first; returns the page and the next token.
+    /// Lists events of one category, oldest first; returns the page and the next token. In the
+    /// merged view, of overlapping events only the one from the highest-priority source stays.
     pub async fn list(
         &self,
         caller: &Caller,
         mut query: EventQuery,
         page_size: i32,
         page_token: &str,
+        merged: bool,
     ) -> Result<(Vec<Event>, String)> {
         let mut v = Violations::new();
         for (i, t) in query.workout_types.iter().enumerate() {
@@ -297,7 +303,11 @@ impl Events<'_> {
         v.finish()?;
         Users(self.0).visible(caller, query.user_id).await?;
         query.limit = size + 1;
-        let mut rows = self.0.events.list_events(&query).await?;
+        let mut rows = if merged {
+            self.merged(&query).await?
+        } else {
+            self.0.events.list_events(&query).await?
+        };
         let mut next = String::new();
         if rows.len() as u64 > size {
             rows.truncate(size as usize);
@@ -308,6 +318,48 @@ impl Events<'_> {
             }
         }
         Ok((rows, next))
+    }
+
+    /// The merged view of `query`: overlapping events resolve to the highest-priority source's,
+    /// then the page after the cursor.
+    async fn merged(&self, query: &EventQuery) -> Result<Vec<Event>> {
+        let candidates = EventQuery {
+            after: None,
+            limit: MAX_MERGED_CANDIDATES,
+            ..query.clone()
+        };
+        let mut events = self.0.events.list_events(&candidates).await?;
+        let sources = self.0.health.all_sources(query.user_id).await?;
+        let (priority, _) = Samples(self.0).priority(query.user_id).await?;
+        let rank_of_id: HashMap<i64, i32> = priority.ranks(&sources).into_iter().collect();
+        let rank: HashMap<Uuid, i32> = sources
+            .iter()
+            .map(|s| (s.uid, rank_of_id.get(&s.id).copied().unwrap_or(i32::MAX)))
+            .collect();
+        events.sort_by_key(|e| {
+            (
+                rank.get(&e.source_uid).copied().unwrap_or(i32::MAX),
+                e.start,
+                e.id,
+            )
+        });
+        let mut kept: Vec<Event> = Vec::new();
+        for event in events {
+            if !kept
+                .iter()
+                .any(|k| k.start < event.end && event.start < k.end)
+            {
+                kept.push(event);
+            }
+        }
+        kept.sort_by_key(|e| (e.start, e.id));
+        kept.retain(|e| {
+            query
+                .after
+                .is_none_or(|(start, id)| (e.start, e.id) > (start, id))
+        });
+        kept.truncate(query.limit as usize);
+        Ok(kept)
     }
 
     /// One event of a category.

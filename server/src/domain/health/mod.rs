@@ -18,6 +18,9 @@ pub struct SourceKey {
     pub app_name: String,
 }
 
+/// The source id of merged results (no single source).
+pub const MERGED: Uuid = Uuid::nil();
+
 /// A stored data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataSource {
@@ -86,6 +89,8 @@ pub struct SampleQuery {
     pub after: Option<SampleCursor>,
     /// Rows to fetch.
     pub limit: u64,
+    /// Merged view: each source's rank (lower wins); `None` for the raw view.
+    pub ranks: Option<Vec<(i64, i32)>>,
 }
 
 /// Consecutive samples of one series type from one source, in query order.
@@ -115,6 +120,39 @@ pub struct AggregateQuery {
     pub start: Option<i64>,
     pub end: Option<i64>,
     pub bucket: BucketWidth,
+    /// Merged view: each source's rank (lower wins); `None` for the raw view.
+    pub ranks: Option<Vec<(i64, i32)>>,
+}
+
+/// A user's source priority.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Priority {
+    /// Providers, highest first.
+    pub providers: Vec<String>,
+    /// Device types, highest first.
+    pub device_types: Vec<String>,
+}
+
+impl Priority {
+    /// Ranks of `sources` (lower wins): listed providers first in their order, then device
+    /// types in theirs, then the oldest source.
+    pub fn ranks(&self, sources: &[DataSource]) -> Vec<(i64, i32)> {
+        let position =
+            |list: &[String], key: &str| list.iter().position(|p| p == key).unwrap_or(list.len());
+        let mut ordered: Vec<&DataSource> = sources.iter().collect();
+        ordered.sort_by_key(|s| {
+            (
+                position(&self.providers, &s.key.provider),
+                position(&self.device_types, &s.key.device_type),
+                s.id,
+            )
+        });
+        ordered
+            .iter()
+            .enumerate()
+            .map(|(rank, s)| (s.id, rank as i32))
+            .collect()
+    }
 }
 
 /// One bucket as the store computes it.

@@ -9,8 +9,8 @@ use uuid::Uuid;
 use super::catalog::{Aggregation, SeriesType, series_type, series_type_by_id};
 use super::units::to_canonical;
 use super::{
-    AggregateQuery, BucketRow, BucketWidth, DataSource, Sample, SampleCursor, SampleFilter,
-    SampleQuery, SampleRun, SeriesBatch, SourceKey, WriteStats,
+    AggregateQuery, BucketRow, BucketWidth, DataSource, Priority, Sample, SampleCursor,
+    SampleFilter, SampleQuery, SampleRun, SeriesBatch, SourceKey, WriteStats,
 };
 use crate::domain::Context;
 use crate::domain::auth::Caller;
@@ -260,6 +260,18 @@ pub struct ListParams {
     pub newest_first: bool,
     pub page_size: i32,
     pub page_token: String,
+    pub merged: bool,
+}
+
+/// The parameters of an aggregate.
+#[derive(Debug, Clone, Default)]
+pub struct AggregateParams {
+    pub series_types: Vec<String>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    /// `None` when the request did not say.
+    pub bucket: Option<BucketWidth>,
+    pub merged: bool,
 }
 
 /// A page of samples.
@@ -412,7 +424,13 @@ impl Samples<'_> {
         };
         v.finish()?;
         self.user(caller, user_id).await?;
+        let ranks = if p.merged {
+            Some(self.ranks(user_id).await?)
+        } else {
+            None
+        };
         let q = SampleQuery {
+            ranks,
             user_id,
             series_type_ids: ids,
             start: p.start,
@@ -454,11 +472,16 @@ impl Samples<'_> {
         &self,
         caller: &Caller,
         user_id: Uuid,
-        series_types: &[String],
-        start: Option<i64>,
-        end: Option<i64>,
-        bucket: Option<BucketWidth>,
+        p: AggregateParams,
     ) -> Result<Vec<BucketRow>> {
+        let AggregateParams {
+            series_types,
+            start,
+            end,
+            bucket,
+            merged,
+        } = p;
+        let series_types = &series_types;
         let mut v = Violations::new();
         let ids = series_type_ids(series_types, "series_types", &mut v);
         v.check(
@@ -473,16 +496,20 @@ impl Samples<'_> {
         let Some(bucket) = bucket else {
             return Err(Error::invalid("bucket", "must be set"));
         };
-        self.0
-            .health
-            .aggregate_samples(&AggregateQuery {
-                user_id,
-                series_type_ids: ids,
-                start,
-                end,
-                bucket,
-            })
-            .await
+        let ranks = if merged {
+            Some(self.ranks(user_id).await?)
+        } else {
+            None
+        };
+        let query = AggregateQuery {
+            user_id,
+            series_type_ids: ids,
+            start,
+            end,
+            bucket,
+            ranks,
+        };
+        self.0.health.aggregate_samples(&query).await
     }
 
     /// Deletes samples by source, series types and time range.
@@ -522,6 +549,68 @@ impl Samples<'_> {
         let deleted = self.0.health.delete_samples(&filter).await?;
         tracing::info!(user = %user_id, deleted, "samples deleted");
         Ok(deleted)
+    }
+
+    /// The user's source priority: their own, or the deployment's default (`true`).
+    pub async fn priority(&self, user_id: Uuid) -> Result<(Priority, bool)> {
+        Ok(match self.0.health.source_priority(user_id).await? {
+            Some(p) => (p, false),
+            None => (
+                Priority {
+                    providers: self.0.settings.provider_priority.clone(),
+                    device_types: self.0.settings.device_type_priority.clone(),
+                },
+                true,
+            ),
+        })
+    }
+
+    /// Every source of the user with its rank in the merged view.
+    pub async fn ranks(&self, user_id: Uuid) -> Result<Vec<(i64, i32)>> {
+        let (priority, _) = self.priority(user_id).await?;
+        Ok(priority.ranks(&self.0.health.all_sources(user_id).await?))
+    }
+
+    /// Returns a user's source priority.
+    pub async fn get_priority(&self, caller: &Caller, user_id: Uuid) -> Result<(Priority, bool)> {
+        self.user(caller, user_id).await?;
+        self.priority(user_id).await
+    }
+
+    /// Sets (or, when both lists are empty, clears) a user's source priority.
+    pub async fn set_priority(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        priority: Priority,
+    ) -> Result<(Priority, bool)> {
+        let mut v = Violations::new();
+        for (i, p) in priority.providers.iter().enumerate() {
+            check_source(
+                &SourceKey {
+                    provider: p.clone(),
+                    ..SourceKey::default()
+                },
+                &format!("source_priority.providers[{i}]"),
+                &mut v,
+            );
+        }
+        for (i, d) in priority.device_types.iter().enumerate() {
+            v.check(
+                !d.is_empty(),
+                &format!("source_priority.device_types[{i}]"),
+                "must be set",
+            );
+        }
+        v.finish()?;
+        Users(self.0).managed(caller, user_id).await?;
+        let clear = priority.providers.is_empty() && priority.device_types.is_empty();
+        let stored = (!clear).then_some(&priority);
+        self.0
+            .health
+            .set_source_priority(user_id, stored, self.0.clock.now())
+            .await?;
+        self.priority(user_id).await
     }
 
     /// Lists a user's data sources.

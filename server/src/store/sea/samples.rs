@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, QueryResult, Statement, TransactionTrait,
     Value,
@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::{SeaStore, internal};
 use crate::domain::error::Result;
 use crate::domain::health::{
-    AggregateQuery, BucketRow, BucketWidth, DataSource, Sample, SampleFilter, SampleQuery,
-    SampleRun, SeriesBatch, SourceKey, WriteStats,
+    AggregateQuery, BucketRow, BucketWidth, DataSource, MERGED, Priority, Sample, SampleFilter,
+    SampleQuery, SampleRun, SeriesBatch, SourceKey, WriteStats,
 };
 use crate::domain::page::PageRequest;
 use crate::store::{HealthStore, SampleWriter};
@@ -25,6 +25,8 @@ const INSERT_ROWS: usize = 4000;
 /// Samples whose stored neighbours are read at once to classify a write.
 const CLASSIFY_CHUNK: usize = 4000;
 const DAY_MS: i64 = 86_400_000;
+/// The interval within which the merged view picks one source.
+const MINUTE_MS: i64 = 60_000;
 /// Packs (instant, offset) into one orderable integer: instant × 10⁶ + offset + 50,400.
 const PACK: i64 = 1_000_000;
 const OFFSET_BIAS: i64 = 50_400;
@@ -123,6 +125,61 @@ impl HealthStore for SeaStore {
             .collect()
     }
 
+    async fn all_sources(&self, user_id: Uuid) -> Result<Vec<DataSource>> {
+        self.list_sources(user_id, &PageRequest::first(u32::MAX as u64))
+            .await
+    }
+
+    async fn source_priority(&self, user_id: Uuid) -> Result<Option<Priority>> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT providers, device_types FROM source_priority WHERE user_id = ?";
+        let row = self
+            .db
+            .query_one_raw(stmt(backend, sql, vec![user_id.into()]))
+            .await
+            .map_err(internal)?;
+        let split = |s: String| {
+            s.split(',')
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        row.map(|r| {
+            Ok(Priority {
+                providers: split(get(&r, 0)?),
+                device_types: split(get(&r, 1)?),
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_source_priority(
+        &self,
+        user_id: Uuid,
+        priority: Option<&Priority>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await.map_err(internal)?;
+        let delete = "DELETE FROM source_priority WHERE user_id = ?";
+        txn.execute_raw(stmt(backend, delete, vec![user_id.into()]))
+            .await
+            .map_err(internal)?;
+        if let Some(p) = priority {
+            let insert = "INSERT INTO source_priority (user_id, providers, device_types, updated_at) VALUES (?, ?, ?, ?)";
+            let values = vec![
+                user_id.into(),
+                p.providers.join(",").into(),
+                p.device_types.join(",").into(),
+                now.into(),
+            ];
+            txn.execute_raw(stmt(backend, insert, values))
+                .await
+                .map_err(internal)?;
+        }
+        txn.commit().await.map_err(internal)
+    }
+
     async fn source_id(&self, user_id: Uuid, uid: Uuid) -> Result<Option<i64>> {
         let backend = self.db.get_database_backend();
         let sql = "SELECT id FROM data_source WHERE user_id = ? AND uid = ?";
@@ -157,6 +214,9 @@ impl HealthStore for SeaStore {
     }
 
     async fn list_samples(&self, q: &SampleQuery) -> Result<Vec<SampleRun>> {
+        if let Some(ranks) = &q.ranks {
+            return self.list_merged(q, ranks).await;
+        }
         let backend = self.db.get_database_backend();
         let mut values = Vec::new();
         let mut sql = String::from(
@@ -197,29 +257,7 @@ impl HealthStore for SeaStore {
             .query_all_raw(stmt(backend, &sql, values))
             .await
             .map_err(internal)?;
-        let mut runs: Vec<SampleRun> = Vec::new();
-        for row in &rows {
-            let source_uid: Uuid = get(row, 0)?;
-            let series_type_id: i32 = get(row, 1)?;
-            let sample = Sample {
-                time: get(row, 2)?,
-                zone_offset: get(row, 3)?,
-                value: get(row, 4)?,
-            };
-            match runs.last_mut() {
-                Some(run)
-                    if run.source_uid == source_uid && run.series_type_id == series_type_id =>
-                {
-                    run.samples.push(sample)
-                }
-                _ => runs.push(SampleRun {
-                    source_uid,
-                    series_type_id,
-                    samples: vec![sample],
-                }),
-            }
-        }
-        Ok(runs)
+        runs(&rows, |row| get(row, 0))
     }
 
     async fn aggregate_samples(&self, q: &AggregateQuery) -> Result<Vec<BucketRow>> {
@@ -232,14 +270,34 @@ impl HealthStore for SeaStore {
             BucketWidth::Week => format!("((({local_day} + 3) / 7) * 7 - 3)"),
         };
         let mut values = Vec::new();
-        let conditions =
-            sample_conditions(q.user_id, &q.series_type_ids, q.start, q.end, &mut values);
-        let sql = format!(
-            "SELECT d.uid, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), SUM(s.value), COUNT(*), \
-             MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
-             FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE {conditions} \
-             GROUP BY s.source_id, d.uid, s.series_type_id, b ORDER BY s.source_id, s.series_type_id, b"
-        );
+        let sql = match &q.ranks {
+            None => {
+                let conditions =
+                    sample_conditions(q.user_id, &q.series_type_ids, q.start, q.end, &mut values);
+                format!(
+                    "SELECT d.uid, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), SUM(s.value), \
+                     COUNT(*), MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
+                     FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE {conditions} \
+                     GROUP BY s.source_id, d.uid, s.series_type_id, b ORDER BY s.source_id, s.series_type_id, b"
+                )
+            }
+            Some(ranks) => {
+                let ranked = ranked_samples(
+                    q.user_id,
+                    &q.series_type_ids,
+                    q.start,
+                    q.end,
+                    ranks,
+                    "",
+                    &mut values,
+                );
+                format!(
+                    "SELECT NULL, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), SUM(s.value), \
+                     COUNT(*), MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
+                     FROM ({ranked}) s WHERE s.r = s.best GROUP BY s.series_type_id, b ORDER BY s.series_type_id, b"
+                )
+            }
+        };
         let rows = self
             .db
             .query_all_raw(stmt(backend, &sql, values))
@@ -249,7 +307,7 @@ impl HealthStore for SeaStore {
             .map(|row| {
                 let first: i64 = get(row, 7)?;
                 Ok(BucketRow {
-                    source_uid: get(row, 0)?,
+                    source_uid: get::<Option<Uuid>>(row, 0)?.unwrap_or(MERGED),
                     series_type_id: get(row, 1)?,
                     key: get(row, 2)?,
                     min: get(row, 3)?,
@@ -329,6 +387,122 @@ pub(super) async fn ensure_source(
     {
         Some(row) => get(&row, 0),
         None => Err(anyhow::anyhow!("data source vanished after insert").into()),
+    }
+}
+
+/// Groups rows of (source, series type, time, offset, value) into runs; `source` reads the
+/// source of a row.
+fn runs(
+    rows: &[QueryResult],
+    source: impl Fn(&QueryResult) -> Result<Uuid>,
+) -> Result<Vec<SampleRun>> {
+    let mut runs: Vec<SampleRun> = Vec::new();
+    for row in rows {
+        let source_uid = source(row)?;
+        let series_type_id: i32 = get(row, 1)?;
+        let sample = Sample {
+            time: get(row, 2)?,
+            zone_offset: get(row, 3)?,
+            value: get(row, 4)?,
+        };
+        match runs.last_mut() {
+            Some(run) if run.source_uid == source_uid && run.series_type_id == series_type_id => {
+                run.samples.push(sample)
+            }
+            _ => runs.push(SampleRun {
+                source_uid,
+                series_type_id,
+                samples: vec![sample],
+            }),
+        }
+    }
+    Ok(runs)
+}
+
+/// Samples with their source's rank `r` and the best rank `best` among the sources with data
+/// in the same series type and minute; `r = best` selects the merged view. `extra` adds
+/// conditions on `s`.
+fn ranked_samples(
+    user_id: Uuid,
+    types: &[i32],
+    start: Option<i64>,
+    end: Option<i64>,
+    ranks: &[(i64, i32)],
+    extra: &str,
+    values: &mut Vec<Value>,
+) -> String {
+    let mut case = String::from("CASE s.source_id");
+    let mut case_values = Vec::with_capacity(ranks.len() * 2);
+    for &(source_id, rank) in ranks {
+        case.push_str(" WHEN ? THEN ?");
+        case_values.push(Value::from(source_id));
+        case_values.push(Value::from(rank));
+    }
+    case.push_str(" ELSE 2147483647 END");
+    values.extend(case_values.iter().cloned());
+    values.extend(case_values);
+    let mut sql = format!(
+        "SELECT s.series_type_id, s.recorded_at, s.zone_offset, s.value, {case} AS r, \
+         MIN({case}) OVER (PARTITION BY s.series_type_id, s.recorded_at / {MINUTE_MS}) AS best \
+         FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE "
+    );
+    sql.push_str(&sample_conditions(user_id, types, start, end, values));
+    sql.push_str(extra);
+    sql
+}
+
+impl SeaStore {
+    /// The merged view of a sample query: per series type and minute, the best source's samples.
+    async fn list_merged(&self, q: &SampleQuery, ranks: &[(i64, i32)]) -> Result<Vec<SampleRun>> {
+        let backend = self.db.get_database_backend();
+        let mut values = Vec::new();
+        let (inner, inner_values, outer, outer_values): (String, Vec<Value>, String, Vec<Value>) =
+            match q.after {
+                None => Default::default(),
+                Some(after) => {
+                    // Inside, keep the cursor's whole minute so that its ranking is unchanged.
+                    let minute = after.time - after.time.rem_euclid(MINUTE_MS);
+                    let (inner_cmp, bound, outer_cmp) = if q.newest_first {
+                        ("<", minute + MINUTE_MS, "<")
+                    } else {
+                        (">=", minute, ">")
+                    };
+                    let t = after.series_type_id;
+                    (
+                        format!(
+                            " AND (s.series_type_id > ? OR (s.series_type_id = ? AND s.recorded_at {inner_cmp} ?))"
+                        ),
+                        vec![t.into(), t.into(), bound.into()],
+                        format!(
+                            " AND (x.series_type_id > ? OR (x.series_type_id = ? AND x.recorded_at {outer_cmp} ?))"
+                        ),
+                        vec![t.into(), t.into(), after.time.into()],
+                    )
+                }
+            };
+        let ranked = ranked_samples(
+            q.user_id,
+            &q.series_type_ids,
+            q.start,
+            q.end,
+            ranks,
+            &inner,
+            &mut values,
+        );
+        values.extend(inner_values);
+        let direction = if q.newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT NULL, x.series_type_id, x.recorded_at, x.zone_offset, x.value FROM ({ranked}) x \
+             WHERE x.r = x.best{outer} ORDER BY x.series_type_id, x.recorded_at {direction} LIMIT ?"
+        );
+        values.extend(outer_values);
+        values.push((q.limit as i64).into());
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        runs(&rows, |_| Ok(MERGED))
     }
 }
 

@@ -1,0 +1,355 @@
+//! `owl-bench`: measures owl's health-data paths in-process, through the SDK, and prints the
+//! figures beside the reference's (../shared/bench/REFERENCE.md).
+//!
+//! ```text
+//! cargo run --release -p owl-server --bin owl-bench                       # SQLite
+//! cargo run --release -p owl-server --bin owl-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
+//! ```
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use owl::{Client, pb};
+use owl_server::config::Config;
+use owl_server::{AppState, Overrides};
+use sea_orm::{ConnectionTrait, Database};
+
+/// Health-data benchmark.
+#[derive(Parser)]
+struct Args {
+    /// Admin URL of a PostgreSQL server; the benchmark creates and drops its own database.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Samples already stored for the user before the timed ingest.
+    #[arg(long, default_value_t = 1_000_000)]
+    preload: i64,
+    /// Samples streamed in the timed ingest.
+    #[arg(long, default_value_t = 1_000_000)]
+    ingest: i64,
+    /// Samples per StreamSamples message.
+    #[arg(long, default_value_t = 10_000)]
+    message: i64,
+    /// Repetitions of each query.
+    #[arg(long, default_value_t = 50)]
+    iterations: usize,
+}
+
+const MINUTE: i64 = 60_000;
+/// 2026-01-01 00:00:00 UTC, ms.
+const T0: i64 = 1_767_225_600_000;
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Heart-rate messages covering `count` minutes from `start`.
+fn messages(
+    parent: &str,
+    start: i64,
+    count: i64,
+    per_message: i64,
+) -> Vec<pb::StreamSamplesRequest> {
+    (0..count)
+        .step_by(per_message as usize)
+        .map(|offset| {
+            let n = per_message.min(count - offset);
+            let times: Vec<i64> = (0..n).map(|i| start + (offset + i) * MINUTE).collect();
+            let values: Vec<f64> = (0..n).map(|i| 55.0 + ((offset + i) % 60) as f64).collect();
+            pb::StreamSamplesRequest {
+                parent: if offset == 0 {
+                    parent.to_owned()
+                } else {
+                    String::new()
+                },
+                batches: vec![pb::SampleBatch {
+                    source: Some(pb::SourceDescriptor {
+                        provider: "apple_health".into(),
+                        device_model: "Watch7,1".into(),
+                        device_type: pb::DeviceType::Watch as i32,
+                        app_name: String::new(),
+                    }),
+                    series_type: "heart_rate".into(),
+                    unit: "count/min".into(),
+                    zone_offsets: vec![3600; n as usize],
+                    times,
+                    values,
+                }],
+            }
+        })
+        .collect()
+}
+
+async fn timed<F, Fut, T>(iterations: usize, mut call: F) -> anyhow::Result<(Duration, Duration)>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, owl::Error>>,
+{
+    call().await?; // warm-up
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        call().await?;
+        samples.push(started.elapsed());
+    }
+    Ok((
+        percentile(&mut samples, 0.5),
+        percentile(&mut samples, 0.99),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let (database_url, cleanup) = match &args.postgres {
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
+            None,
+        ),
+        Some(admin) => {
+            let name = format!("owl_bench_{}", uuid::Uuid::now_v7().simple());
+            Database::connect(admin)
+                .await?
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), Some((admin.clone(), name)))
+        }
+    };
+    let engine = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let vars: HashMap<String, String> = HashMap::from([
+        ("ENVIRONMENT".into(), "test".into()),
+        (
+            "SECRET_KEY".into(),
+            "benchmark-secret-key-that-is-long-enough".into(),
+        ),
+        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
+        ("DATABASE_URL".into(), database_url),
+    ]);
+    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(owl_server::run(state, listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let client = Client::connect(url).await?;
+    let session = client
+        .onboard(pb::OnboardRequest {
+            email: "bench@example.com".into(),
+            password: "benchmark password".into(),
+        })
+        .await?;
+    let developer = client.with_token(session.access_token);
+    let app = developer
+        .create_application(pb::CreateApplicationRequest {
+            application: Some(pb::Application {
+                display_name: "bench".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let key = developer
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: app.name,
+            api_key: None,
+        })
+        .await?;
+    let backend = Arc::new(client.with_api_key(key.key));
+    let user = |id: &str| {
+        let backend = backend.clone();
+        let id = id.to_owned();
+        async move {
+            backend
+                .create_user(pb::CreateUserRequest {
+                    parent: String::new(),
+                    user: Some(pb::User {
+                        external_user_id: id,
+                        ..Default::default()
+                    }),
+                })
+                .await
+        }
+    };
+    let ingest_user = user("ingest").await?;
+    let query_user = user("query").await?;
+
+    println!(
+        "owl-bench on {engine}, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let started = Instant::now();
+    backend
+        .stream_samples(tokio_stream::iter(messages(
+            &ingest_user.name,
+            T0,
+            args.preload,
+            args.message,
+        )))
+        .await?;
+    let preload = started.elapsed();
+    let later = T0 + args.preload * MINUTE;
+    let started = Instant::now();
+    let stats = backend
+        .stream_samples(tokio_stream::iter(messages(
+            &ingest_user.name,
+            later,
+            args.ingest,
+            args.message,
+        )))
+        .await?;
+    let ingest = started.elapsed();
+    anyhow::ensure!(
+        stats.stats.map(|s| s.inserted) == Some(args.ingest),
+        "ingest stored {:?}",
+        stats.stats
+    );
+    let ingest_rate = args.ingest as f64 / ingest.as_secs_f64();
+    let replay_started = Instant::now();
+    let replay = backend
+        .stream_samples(tokio_stream::iter(messages(
+            &ingest_user.name,
+            later,
+            args.ingest,
+            args.message,
+        )))
+        .await?;
+    let replay_time = replay_started.elapsed();
+    anyhow::ensure!(
+        replay.stats.map(|s| s.skipped) == Some(args.ingest),
+        "replay stored something new"
+    );
+
+    // 30 days of 1-minute heart rate: 43,200 samples.
+    let month = 30 * 24 * 60;
+    backend
+        .stream_samples(tokio_stream::iter(messages(
+            &query_user.name,
+            T0,
+            month,
+            10_000,
+        )))
+        .await?;
+    let list = |page_size: i32| pb::ListSamplesRequest {
+        parent: query_user.name.clone(),
+        series_types: vec!["heart_rate".into()],
+        page_size,
+        ..Default::default()
+    };
+    let (all_p50, all_p99) = timed(args.iterations, || {
+        let backend = backend.clone();
+        let request = list(50_000);
+        async move {
+            let page = backend.list_samples(request).await?;
+            assert_eq!(page.series[0].times.len(), 43_200);
+            Ok::<_, owl::Error>(())
+        }
+    })
+    .await?;
+    let (page_p50, page_p99) = timed(args.iterations, || {
+        let backend = backend.clone();
+        let request = list(100);
+        async move { backend.list_samples(request).await }
+    })
+    .await?;
+    let aggregate = |bucket: pb::Bucket| pb::AggregateSamplesRequest {
+        parent: query_user.name.clone(),
+        series_types: vec!["heart_rate".into()],
+        bucket: bucket as i32,
+        ..Default::default()
+    };
+    let (hour_p50, hour_p99) = timed(args.iterations, || {
+        let backend = backend.clone();
+        let request = aggregate(pb::Bucket::Hour);
+        async move { backend.aggregate_samples(request).await }
+    })
+    .await?;
+    let (day_p50, day_p99) = timed(args.iterations, || {
+        let backend = backend.clone();
+        let request = aggregate(pb::Bucket::Day);
+        async move { backend.aggregate_samples(request).await }
+    })
+    .await?;
+
+    println!();
+    println!("| work | owl ({engine}) | reference | target |");
+    println!("|---|---|---|---|");
+    println!(
+        "| preload {} samples (StreamSamples) | {:.0} samples/s | — | — |",
+        args.preload,
+        args.preload as f64 / preload.as_secs_f64()
+    );
+    println!(
+        "| ingest {} samples into a user with {} (StreamSamples, messages of {}) | {:.0} samples/s | ~2,180 records/s (SDK push) | ≥ 200,000/s |",
+        args.ingest, args.preload, args.message, ingest_rate
+    );
+    println!(
+        "| replay of the same {} (all skipped) | {:.0} samples/s | — | — |",
+        args.ingest,
+        args.ingest as f64 / replay_time.as_secs_f64()
+    );
+    println!(
+        "| 30 days of 1-minute heart rate (43,200) in one call | p50 {} / p99 {} | 91 pages, 2.44 s | p50 ≤ 15 ms |",
+        ms(all_p50),
+        ms(all_p99)
+    );
+    println!(
+        "| first 100-sample page | p50 {} / p99 {} | p50 20.9 ms / p99 39.1 ms | — |",
+        ms(page_p50),
+        ms(page_p99)
+    );
+    println!(
+        "| hourly aggregate of the 30 days | p50 {} / p99 {} | (ignored resolution=) | ≤ 5 ms |",
+        ms(hour_p50),
+        ms(hour_p99)
+    );
+    println!(
+        "| daily aggregate of the 30 days | p50 {} / p99 {} | — | — |",
+        ms(day_p50),
+        ms(day_p99)
+    );
+    println!(
+        "| peak RSS of the process (server and client) | {:.0} MiB | — | flat |",
+        peak_rss_mib()
+    );
+
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((admin, name)) = cleanup {
+        Database::connect(&admin)
+            .await?
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
