@@ -11,6 +11,7 @@ use crate::pb::application_service_client::ApplicationServiceClient;
 use crate::pb::developer_service_client::DeveloperServiceClient;
 use crate::pb::event_service_client::EventServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
+use crate::pb::summary_service_client::SummaryServiceClient;
 use crate::pb::time_series_service_client::TimeSeriesServiceClient;
 use crate::pb::user_service_client::UserServiceClient;
 use crate::{Error, paginate};
@@ -146,6 +147,11 @@ impl Client {
         EventServiceClient::with_interceptor(self.channel(), self.auth())
     }
 
+    /// The generated SummaryService client with these credentials.
+    pub fn summaries(&self) -> SummaryServiceClient<InterceptedService<Channel, Auth>> {
+        SummaryServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
     /// The generated TimeSeriesService client with these credentials.
     pub fn time_series(&self) -> TimeSeriesServiceClient<InterceptedService<Channel, Auth>> {
         TimeSeriesServiceClient::with_interceptor(self.channel(), self.auth())
@@ -230,6 +236,10 @@ rpcs!(events {
     get_workout(pb::GetWorkoutRequest) -> pb::Workout;
     list_sleep_sessions(pb::ListSleepSessionsRequest) -> pb::ListSleepSessionsResponse;
     delete_events(pb::DeleteEventsRequest) -> ();
+});
+
+rpcs!(summaries {
+    list_daily_summaries(pb::ListDailySummariesRequest) -> pb::ListDailySummariesResponse;
 });
 
 rpcs!(sdk_tokens {

@@ -7,6 +7,7 @@ use owl::pb::application_service_server::ApplicationServiceServer;
 use owl::pb::developer_service_server::DeveloperServiceServer;
 use owl::pb::event_service_server::EventServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
+use owl::pb::summary_service_server::SummaryServiceServer;
 use owl::pb::time_series_service_server::TimeSeriesServiceServer;
 use owl::pb::user_service_server::UserServiceServer;
 use tonic::service::RoutesBuilder;
@@ -21,6 +22,7 @@ mod events;
 mod http;
 mod sdk_token;
 pub mod status;
+mod summaries;
 mod time_series;
 mod user;
 
@@ -28,6 +30,7 @@ use application::ApplicationApi;
 use developer::DeveloperApi;
 use events::EventApi;
 use sdk_token::SdkTokenApi;
+use summaries::SummaryApi;
 use time_series::TimeSeriesApi;
 use user::UserApi;
 
@@ -67,6 +70,7 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(UserServiceServer::new(UserApi(ctx.clone())))
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
         .add_service(EventServiceServer::new(EventApi(ctx.clone())))
+        .add_service(SummaryServiceServer::new(SummaryApi(ctx.clone())))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

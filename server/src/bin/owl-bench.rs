@@ -37,8 +37,8 @@ struct Args {
 }
 
 const MINUTE: i64 = 60_000;
-/// 2026-01-01 00:00:00 UTC, ms.
-const T0: i64 = 1_767_225_600_000;
+/// 2021-01-01 00:00:00 UTC, ms: room for a few million minutes before today.
+const T0: i64 = 1_609_459_200_000;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();

@@ -362,6 +362,16 @@ impl Events<'_> {
         Ok(kept)
     }
 
+    /// Every event of `query` in the merged view, oldest first (up to 10,000 candidates).
+    pub async fn all_merged(&self, caller: &Caller, query: EventQuery) -> Result<Vec<Event>> {
+        Users(self.0).visible(caller, query.user_id).await?;
+        self.merged(&EventQuery {
+            limit: MAX_MERGED_CANDIDATES,
+            ..query
+        })
+        .await
+    }
+
     /// One event of a category.
     pub async fn get(
         &self,

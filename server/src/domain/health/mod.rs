@@ -6,6 +6,7 @@ use uuid::Uuid;
 pub mod catalog;
 pub mod events;
 pub mod samples;
+pub mod summaries;
 pub mod units;
 
 /// What identifies a data source within a user.
