@@ -19,6 +19,10 @@ impl MigrationTrait for Migration {
         for table in tables() {
             manager.create_table(table).await?;
         }
+        manager
+            .get_connection()
+            .execute_unprepared(samples_table(manager.get_database_backend()))
+            .await?;
         for index in indexes() {
             manager.create_index(index).await?;
         }
@@ -41,6 +45,31 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// The samples table, clustered by its key on both engines: WITHOUT ROWID on SQLite, and on
+/// PostgreSQL a key index that also carries the values, so range reads need not visit the heap.
+fn samples_table(backend: sea_orm_migration::sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm_migration::sea_orm::DbBackend::Sqlite => {
+            "CREATE TABLE data_point_series (\
+               source_id BIGINT NOT NULL REFERENCES data_source (id) ON DELETE CASCADE, \
+               series_type_id INTEGER NOT NULL, \
+               recorded_at BIGINT NOT NULL, \
+               zone_offset INTEGER NOT NULL, \
+               value DOUBLE NOT NULL, \
+               PRIMARY KEY (source_id, series_type_id, recorded_at)) WITHOUT ROWID"
+        }
+        _ => {
+            "CREATE TABLE data_point_series (\
+               source_id BIGINT NOT NULL REFERENCES data_source (id) ON DELETE CASCADE, \
+               series_type_id INTEGER NOT NULL, \
+               recorded_at BIGINT NOT NULL, \
+               zone_offset INTEGER NOT NULL, \
+               value DOUBLE PRECISION NOT NULL, \
+               PRIMARY KEY (source_id, series_type_id, recorded_at) INCLUDE (zone_offset, value))"
+        }
     }
 }
 
@@ -178,40 +207,6 @@ fn tables() -> Vec<TableCreateStatement> {
                     .string_len(16)
                     .null(),
             )
-            .to_owned(),
-        Table::create()
-            .table(DataPointSeries::Table)
-            .col(
-                ColumnDef::new(DataPointSeries::SourceId)
-                    .big_integer()
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(DataPointSeries::SeriesTypeId)
-                    .integer()
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(DataPointSeries::RecordedAt)
-                    .big_integer()
-                    .not_null(),
-            )
-            .col(
-                ColumnDef::new(DataPointSeries::ZoneOffset)
-                    .integer()
-                    .not_null(),
-            )
-            .col(ColumnDef::new(DataPointSeries::Value).double().not_null())
-            .primary_key(
-                Index::create()
-                    .col(DataPointSeries::SourceId)
-                    .col(DataPointSeries::SeriesTypeId)
-                    .col(DataPointSeries::RecordedAt),
-            )
-            .foreign_key(&mut cascade(
-                (DataPointSeries::Table, DataPointSeries::SourceId),
-                (DataSource::Table, DataSource::Id),
-            ))
             .to_owned(),
         Table::create()
             .table(EventRecord::Table)
@@ -381,11 +376,6 @@ enum SeriesTypeDefinition {
 #[derive(DeriveIden)]
 enum DataPointSeries {
     Table,
-    SourceId,
-    SeriesTypeId,
-    RecordedAt,
-    ZoneOffset,
-    Value,
 }
 
 #[derive(DeriveIden)]

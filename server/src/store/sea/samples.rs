@@ -60,16 +60,16 @@ pub(super) fn get<T: sea_orm::TryGetable>(row: &QueryResult, index: usize) -> Re
     row.try_get_by_index(index).map_err(internal)
 }
 
-/// WHERE clauses shared by listing, aggregation and deletion.
+/// WHERE clauses shared by listing and aggregation: the user's sources, series types, range.
 fn sample_conditions(
-    user_id: Uuid,
+    source_ids: &[i64],
     types: &[i32],
     start: Option<i64>,
     end: Option<i64>,
     values: &mut Vec<Value>,
 ) -> String {
-    let mut sql = String::from("d.user_id = ?");
-    values.push(user_id.into());
+    let mut sql = format!("s.source_id IN ({})", placeholders(source_ids.len()));
+    values.extend(source_ids.iter().map(|&id| Value::from(id)));
     if !types.is_empty() {
         sql.push_str(&format!(
             " AND s.series_type_id IN ({})",
@@ -86,6 +86,23 @@ fn sample_conditions(
         values.push(end.into());
     }
     sql
+}
+
+impl SeaStore {
+    /// The (id, uid) of every source of a user: queries name sources by id, so that they read
+    /// the samples table alone, along its key.
+    async fn user_sources(&self, user_id: Uuid) -> Result<HashMap<i64, Uuid>> {
+        let backend = self.db.get_database_backend();
+        let sql = "SELECT id, uid FROM data_source WHERE user_id = ?";
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, sql, vec![user_id.into()]))
+            .await
+            .map_err(internal)?;
+        rows.iter()
+            .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -218,20 +235,28 @@ impl HealthStore for SeaStore {
             return self.list_merged(q, ranks).await;
         }
         let backend = self.db.get_database_backend();
+        let sources = self.user_sources(q.user_id).await?;
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = sources.keys().copied().collect();
         let mut values = Vec::new();
         let mut sql = String::from(
-            "SELECT d.uid, s.series_type_id, s.recorded_at, s.zone_offset, s.value \
-             FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE ",
+            "SELECT s.source_id, s.series_type_id, s.recorded_at, s.zone_offset, s.value FROM data_point_series s WHERE ",
         );
         sql.push_str(&sample_conditions(
-            q.user_id,
+            &ids,
             &q.series_type_ids,
             q.start,
             q.end,
             &mut values,
         ));
         if let Some(after) = q.after {
-            let Some(source_id) = self.source_id(q.user_id, after.source_uid).await? else {
+            let Some(source_id) = sources
+                .iter()
+                .find(|(_, uid)| **uid == after.source_uid)
+                .map(|(id, _)| *id)
+            else {
                 return Ok(Vec::new());
             };
             let time_cmp = if q.newest_first { "<" } else { ">" };
@@ -257,7 +282,10 @@ impl HealthStore for SeaStore {
             .query_all_raw(stmt(backend, &sql, values))
             .await
             .map_err(internal)?;
-        runs(&rows, |row| get(row, 0))
+        runs(&rows, |row| {
+            let id: i64 = get(row, 0)?;
+            Ok(sources.get(&id).copied().unwrap_or(MERGED))
+        })
     }
 
     async fn aggregate_samples(&self, q: &AggregateQuery) -> Result<Vec<BucketRow>> {
@@ -269,21 +297,26 @@ impl HealthStore for SeaStore {
             // Day 0 (1970-01-01) was a Thursday: Mondays are days ≡ 4 (mod 7).
             BucketWidth::Week => format!("((({local_day} + 3) / 7) * 7 - 3)"),
         };
+        let sources = self.user_sources(q.user_id).await?;
+        if sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = sources.keys().copied().collect();
         let mut values = Vec::new();
         let sql = match &q.ranks {
             None => {
                 let conditions =
-                    sample_conditions(q.user_id, &q.series_type_ids, q.start, q.end, &mut values);
+                    sample_conditions(&ids, &q.series_type_ids, q.start, q.end, &mut values);
                 format!(
-                    "SELECT d.uid, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), SUM(s.value), \
-                     COUNT(*), MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
-                     FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE {conditions} \
-                     GROUP BY s.source_id, d.uid, s.series_type_id, b ORDER BY s.source_id, s.series_type_id, b"
+                    "SELECT s.source_id, s.series_type_id, {bucket} AS b, MIN(s.value), MAX(s.value), \
+                     SUM(s.value), COUNT(*), MIN(s.recorded_at * {PACK} + s.zone_offset + {OFFSET_BIAS}) \
+                     FROM data_point_series s WHERE {conditions} \
+                     GROUP BY s.source_id, s.series_type_id, b ORDER BY s.source_id, s.series_type_id, b"
                 )
             }
             Some(ranks) => {
                 let ranked = ranked_samples(
-                    q.user_id,
+                    &ids,
                     &q.series_type_ids,
                     q.start,
                     q.end,
@@ -307,7 +340,9 @@ impl HealthStore for SeaStore {
             .map(|row| {
                 let first: i64 = get(row, 7)?;
                 Ok(BucketRow {
-                    source_uid: get::<Option<Uuid>>(row, 0)?.unwrap_or(MERGED),
+                    source_uid: get::<Option<i64>>(row, 0)?
+                        .and_then(|id| sources.get(&id).copied())
+                        .unwrap_or(MERGED),
                     series_type_id: get(row, 1)?,
                     key: get(row, 2)?,
                     min: get(row, 3)?,
@@ -423,7 +458,7 @@ fn runs(
 /// in the same series type and minute; `r = best` selects the merged view. `extra` adds
 /// conditions on `s`.
 fn ranked_samples(
-    user_id: Uuid,
+    source_ids: &[i64],
     types: &[i32],
     start: Option<i64>,
     end: Option<i64>,
@@ -444,9 +479,9 @@ fn ranked_samples(
     let mut sql = format!(
         "SELECT s.series_type_id, s.recorded_at, s.zone_offset, s.value, {case} AS r, \
          MIN({case}) OVER (PARTITION BY s.series_type_id, s.recorded_at / {MINUTE_MS}) AS best \
-         FROM data_point_series s JOIN data_source d ON d.id = s.source_id WHERE "
+         FROM data_point_series s WHERE "
     );
-    sql.push_str(&sample_conditions(user_id, types, start, end, values));
+    sql.push_str(&sample_conditions(source_ids, types, start, end, values));
     sql.push_str(extra);
     sql
 }
@@ -480,8 +515,12 @@ impl SeaStore {
                     )
                 }
             };
+        let ids: Vec<i64> = ranks.iter().map(|(id, _)| *id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
         let ranked = ranked_samples(
-            q.user_id,
+            &ids,
             &q.series_type_ids,
             q.start,
             q.end,
