@@ -92,8 +92,8 @@ fn messages(
                         device_type: pb::DeviceType::Watch as i32,
                         app_name: String::new(),
                     }),
-                    series_type: "heart_rate".into(),
-                    unit: "count/min".into(),
+                    series_type: series_type.into(),
+                    unit: unit.into(),
                     zone_offsets: vec![3600; n as usize],
                     times,
                     values,
@@ -203,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let ingest_user = user("ingest").await?;
     let query_user = user("query").await?;
+    let year_user = user("year").await?;
 
     println!(
         "owl-bench on {engine}, {} cores",
@@ -298,6 +299,35 @@ async fn main() -> anyhow::Result<()> {
         let backend = backend.clone();
         let request = aggregate(pb::Bucket::Day);
         async move { backend.aggregate_samples(request).await }
+    })
+    .await?;
+
+    // A year of 1-minute steps and heart rate (1,051,200 samples), then daily summaries.
+    let year = 365 * 24 * 60;
+    for (code, unit) in [("steps", "count"), ("heart_rate", "count/min")] {
+        backend
+            .stream_samples(tokio_stream::iter(series_messages(
+                &year_user.name,
+                code,
+                unit,
+                T0,
+                year,
+                10_000,
+            )))
+            .await?;
+    }
+    let (year_p50, year_p99) = timed(args.iterations.min(20), || {
+        let backend = backend.clone();
+        let request = pb::ListDailySummariesRequest {
+            parent: year_user.name.clone(),
+            start_date: "2021-01-01".into(),
+            end_date: "2021-12-31".into(),
+        };
+        async move {
+            let response = backend.list_daily_summaries(request).await?;
+            assert_eq!(response.daily_summaries.len(), 365);
+            Ok::<_, owl::Error>(())
+        }
     })
     .await?;
 

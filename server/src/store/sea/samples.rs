@@ -22,6 +22,8 @@ use crate::store::{HealthStore, SampleWriter};
 
 /// Rows per multi-row INSERT: 5 parameters each stays under SQLite's 32,766 limit.
 const INSERT_ROWS: usize = 4000;
+/// Rows per UNNEST insert on PostgreSQL.
+const PG_INSERT_ROWS: usize = 20_000;
 /// Samples whose stored neighbours are read at once to classify a write.
 const CLASSIFY_CHUNK: usize = 4000;
 const DAY_MS: i64 = 86_400_000;
@@ -593,6 +595,28 @@ impl SeaSampleWriter {
     }
 
     async fn insert(&self, source_id: i64, series_type_id: i32, rows: &[Sample]) -> Result<()> {
+        if self.backend == DbBackend::Postgres {
+            // Three arrays instead of thousands of parameters: PostgreSQL parses one small statement.
+            let sql = "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) \
+                       SELECT ?, ?, u.t, u.o, u.v FROM UNNEST(?::bigint[], ?::integer[], ?::double precision[]) AS u(t, o, v)";
+            for chunk in rows.chunks(PG_INSERT_ROWS) {
+                let times: Vec<i64> = chunk.iter().map(|s| s.time).collect();
+                let offsets: Vec<i32> = chunk.iter().map(|s| s.zone_offset).collect();
+                let values: Vec<f64> = chunk.iter().map(|s| s.value).collect();
+                let params = vec![
+                    source_id.into(),
+                    series_type_id.into(),
+                    times.into(),
+                    offsets.into(),
+                    values.into(),
+                ];
+                self.txn
+                    .execute_raw(stmt(self.backend, sql, params))
+                    .await
+                    .map_err(internal)?;
+            }
+            return Ok(());
+        }
         for chunk in rows.chunks(INSERT_ROWS) {
             let sql = format!(
                 "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES {}",
