@@ -73,6 +73,18 @@ fn messages(
     count: i64,
     per_message: i64,
 ) -> Vec<pb::StreamSamplesRequest> {
+    series_messages(parent, "heart_rate", "count/min", start, count, per_message)
+}
+
+/// Messages of `series_type` covering `count` minutes from `start`, one sample a minute.
+fn series_messages(
+    parent: &str,
+    series_type: &str,
+    unit: &str,
+    start: i64,
+    count: i64,
+    per_message: i64,
+) -> Vec<pb::StreamSamplesRequest> {
     (0..count)
         .step_by(per_message as usize)
         .map(|offset| {
