@@ -111,8 +111,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use axum::serve::ListenerExt;
     let router = api::router(&state).await?;
     tracing::info!(address = %listener.local_addr()?, "owl is serving gRPC, grpc-web and HTTP");
+    // Without TCP_NODELAY, a response's last frames wait ~40 ms for the peer's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
