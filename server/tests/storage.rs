@@ -339,3 +339,46 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_an_application_removes_its_users_samples() {
+    let server = TestServer::start().await;
+    let developer = server.developer().await;
+    let (application, backend) = server.application(&developer, "App").await;
+    let (_, other) = server.application(&developer, "Other").await;
+    let batch = |n: i64| pb::SampleBatch {
+        source: Some(pb::SourceDescriptor {
+            provider: "polar".into(),
+            ..Default::default()
+        }),
+        series_type: "heart_rate".into(),
+        unit: String::new(),
+        times: (0..n).map(|i| 1_700_000_000_000 + i * 60_000).collect(),
+        values: vec![60.0; n as usize],
+        zone_offsets: vec![],
+    };
+    for (client, n) in [(&backend, 5), (&other, 3)] {
+        let user = server.user(client, "u").await;
+        client
+            .write_samples(pb::WriteSamplesRequest {
+                parent: user.name,
+                batches: vec![batch(n)],
+            })
+            .await
+            .unwrap();
+    }
+    developer
+        .delete_application(pb::DeleteApplicationRequest {
+            name: application.name,
+        })
+        .await
+        .unwrap();
+    let db = server.db.raw().await;
+    assert_eq!(
+        count(&db, "data_point_series").await,
+        3,
+        "only the other application's samples remain on {}",
+        server.db.engine()
+    );
+    assert_eq!(count(&db, "data_source").await, 1);
+}

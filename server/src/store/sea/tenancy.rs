@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
+use super::samples::stmt;
 use super::{SeaStore, internal, is_unique_violation};
 use crate::domain::error::{Error, Result};
 use crate::domain::model::{ApiKey, Application, StoredApiKey, User, UserFilter};
@@ -151,10 +152,17 @@ impl ApplicationStore for SeaStore {
     }
 
     async fn delete_application(&self, id: Uuid) -> Result<bool> {
-        let deleted = application::Entity::delete_by_id(id)
-            .exec(&self.db)
+        let txn = self.db.begin().await.map_err(internal)?;
+        let samples = "DELETE FROM data_point_series WHERE source_id IN (SELECT d.id FROM data_source d \
+                       JOIN \"user\" u ON u.id = d.user_id WHERE u.application_id = ?)";
+        txn.execute_raw(stmt(txn.get_database_backend(), samples, vec![id.into()]))
             .await
             .map_err(internal)?;
+        let deleted = application::Entity::delete_by_id(id)
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
         Ok(deleted.rows_affected == 1)
     }
 
@@ -283,10 +291,16 @@ impl UserStore for SeaStore {
     }
 
     async fn delete_user(&self, id: Uuid) -> Result<bool> {
-        let deleted = user::Entity::delete_by_id(id)
-            .exec(&self.db)
+        let txn = self.db.begin().await.map_err(internal)?;
+        let samples = "DELETE FROM data_point_series WHERE source_id IN (SELECT id FROM data_source WHERE user_id = ?)";
+        txn.execute_raw(stmt(txn.get_database_backend(), samples, vec![id.into()]))
             .await
             .map_err(internal)?;
+        let deleted = user::Entity::delete_by_id(id)
+            .exec(&txn)
+            .await
+            .map_err(internal)?;
+        txn.commit().await.map_err(internal)?;
         Ok(deleted.rows_affected == 1)
     }
 }
