@@ -16,6 +16,47 @@ pub fn timestamp(time: DateTime<Utc>) -> Option<Timestamp> {
     })
 }
 
+/// UNIX ms of an optional timestamp; a malformed one is a violation of `field`.
+pub fn optional_millis(t: Option<Timestamp>, field: &str, v: &mut Violations) -> Option<i64> {
+    let t = t?;
+    match t.seconds.checked_mul(1000) {
+        Some(ms) if (0..1_000_000_000).contains(&t.nanos) => {
+            Some(ms + i64::from(t.nanos) / 1_000_000)
+        }
+        _ => {
+            v.add(field, "is not a valid timestamp");
+            Some(0)
+        }
+    }
+}
+
+/// UNIX ms of a required timestamp; a missing or malformed one is a violation of `field`.
+pub fn required_millis(t: Option<Timestamp>, field: &str, v: &mut Violations) -> i64 {
+    optional_millis(t, field, v).unwrap_or_else(|| {
+        v.add(field, "is required");
+        0
+    })
+}
+
+/// A protobuf timestamp of UNIX ms.
+pub fn timestamp_ms(ms: i64) -> Option<Timestamp> {
+    Some(Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    })
+}
+
+/// Start and end of a time range in UNIX ms.
+pub fn time_range(
+    range: Option<owl::pb::TimeRange>,
+    v: &mut Violations,
+) -> (Option<i64>, Option<i64>) {
+    let range = range.unwrap_or_default();
+    let start = optional_millis(range.start_time, "time_range.start_time", v);
+    let end = optional_millis(range.end_time, "time_range.end_time", v);
+    (start, end)
+}
+
 /// The id of a resource name `{collection}/{uuid}`; records a violation of `field` otherwise.
 pub fn parse_name(value: &str, collection: &str, field: &str, v: &mut Violations) -> Option<Uuid> {
     match value

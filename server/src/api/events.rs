@@ -4,16 +4,14 @@ use std::sync::Arc;
 
 use owl::pb;
 use owl::pb::event_service_server::EventService;
-use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::auth::caller;
-use super::convert::{one_name, parse_name, timestamp};
-use super::time_series::{source_key, source_name, time_range};
+use super::convert::{one_name, parse_name, required_millis, time_range, timestamp, timestamp_ms};
+use super::time_series::{source_key, source_name, stats};
 use crate::domain::Context;
 use crate::domain::error::Error;
-use crate::domain::health::WriteStats;
 use crate::domain::health::catalog::{SLEEP_STAGES, WORKOUT_TYPES};
 use crate::domain::health::events::{
     Category, Event, EventBody, EventQuery, Events, NewEvent, SleepDetails, StageInterval,
@@ -23,32 +21,6 @@ use crate::domain::validate::Violations;
 
 /// The EventService implementation.
 pub struct EventApi(pub Arc<Context>);
-
-/// UNIX ms of a timestamp; a missing or malformed one is a violation of `field`.
-fn millis(t: Option<Timestamp>, field: &str, v: &mut Violations) -> i64 {
-    match t {
-        Some(t)
-            if (0..1_000_000_000).contains(&t.nanos) && t.seconds.checked_mul(1000).is_some() =>
-        {
-            t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
-        }
-        Some(_) => {
-            v.add(field, "is not a valid timestamp");
-            0
-        }
-        None => {
-            v.add(field, "is required");
-            0
-        }
-    }
-}
-
-fn ts(ms: i64) -> Option<Timestamp> {
-    Some(Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    })
-}
 
 fn stage_key(stage: i32) -> String {
     // SLEEP_STAGES follows the enum's order after UNSPECIFIED.
@@ -66,14 +38,6 @@ fn stage_value(key: &str) -> i32 {
         .map_or(0, |i| i as i32 + 1)
 }
 
-fn stats(s: WriteStats) -> Option<pb::WriteStats> {
-    Some(pb::WriteStats {
-        inserted: s.inserted as i64,
-        updated: s.updated as i64,
-        skipped: s.skipped as i64,
-    })
-}
-
 fn workout(e: Event) -> pb::Workout {
     let (workout_type, d) = match e.body {
         EventBody::Workout {
@@ -86,8 +50,8 @@ fn workout(e: Event) -> pb::Workout {
         name: format!("users/{}/workouts/{}", e.user_id, e.id),
         data_source: source_name(e.user_id, e.source_uid),
         workout_type,
-        start_time: ts(e.start),
-        end_time: ts(e.end),
+        start_time: timestamp_ms(e.start),
+        end_time: timestamp_ms(e.end),
         zone_offset: e.zone_offset,
         distance_meters: d.distance_m,
         active_energy_kcal: d.active_energy_kcal,
@@ -108,8 +72,8 @@ fn sleep_session(e: Event) -> pb::SleepSession {
     pb::SleepSession {
         name: format!("users/{}/sleepSessions/{}", e.user_id, e.id),
         data_source: source_name(e.user_id, e.source_uid),
-        start_time: ts(e.start),
-        end_time: ts(e.end),
+        start_time: timestamp_ms(e.start),
+        end_time: timestamp_ms(e.end),
         zone_offset: e.zone_offset,
         nap: s.nap,
         efficiency_percent: s.efficiency_percent,
@@ -118,8 +82,8 @@ fn sleep_session(e: Event) -> pb::SleepSession {
             .into_iter()
             .map(|st| pb::SleepStageInterval {
                 stage: stage_value(&st.stage),
-                start_time: ts(st.start),
-                end_time: ts(st.end),
+                start_time: timestamp_ms(st.start),
+                end_time: timestamp_ms(st.end),
             })
             .collect(),
         create_time: timestamp(e.created_at),
@@ -175,8 +139,8 @@ impl EventService for EventApi {
             .into_iter()
             .enumerate()
             .map(|(i, w)| NewEvent {
-                start: millis(w.start_time, &format!("workouts[{i}].start_time"), &mut v),
-                end: millis(w.end_time, &format!("workouts[{i}].end_time"), &mut v),
+                start: required_millis(w.start_time, &format!("workouts[{i}].start_time"), &mut v),
+                end: required_millis(w.end_time, &format!("workouts[{i}].end_time"), &mut v),
                 zone_offset: w.zone_offset,
                 body: EventBody::Workout {
                     workout_type: w.workout_type,
@@ -220,17 +184,21 @@ impl EventService for EventApi {
                     .enumerate()
                     .map(|(j, st)| StageInterval {
                         stage: stage_key(st.stage),
-                        start: millis(
+                        start: required_millis(
                             st.start_time,
                             &format!("{at}.stages[{j}].start_time"),
                             &mut v,
                         ),
-                        end: millis(st.end_time, &format!("{at}.stages[{j}].end_time"), &mut v),
+                        end: required_millis(
+                            st.end_time,
+                            &format!("{at}.stages[{j}].end_time"),
+                            &mut v,
+                        ),
                     })
                     .collect();
                 NewEvent {
-                    start: millis(s.start_time, &format!("{at}.start_time"), &mut v),
-                    end: millis(s.end_time, &format!("{at}.end_time"), &mut v),
+                    start: required_millis(s.start_time, &format!("{at}.start_time"), &mut v),
+                    end: required_millis(s.end_time, &format!("{at}.end_time"), &mut v),
                     zone_offset: s.zone_offset,
                     body: EventBody::Sleep(SleepDetails {
                         nap: s.nap,

@@ -9,11 +9,12 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use super::auth::caller;
-use super::convert::{one_name, parse_name, timestamp};
+use super::convert::{one_name, parse_name, time_range, timestamp};
 use crate::domain::Context;
 use crate::domain::error::Error;
+use crate::domain::health::catalog::series_type_by_id;
 use crate::domain::health::catalog::{Aggregation, SERIES_TYPES};
-use crate::domain::health::samples::{AggregateParams, ListParams, RawBatch, Samples, type_of};
+use crate::domain::health::samples::{AggregateParams, ListParams, RawBatch, Samples};
 use crate::domain::health::{BucketWidth, DataSource, MERGED, Priority, SourceKey, WriteStats};
 use crate::domain::page::PageRequest;
 use crate::domain::validate::Violations;
@@ -111,30 +112,13 @@ fn raw_batches(batches: Vec<pb::SampleBatch>) -> Vec<RawBatch> {
         .collect()
 }
 
-fn stats(s: WriteStats) -> Option<pb::WriteStats> {
+/// The protobuf form of write counts.
+pub fn stats(s: WriteStats) -> Option<pb::WriteStats> {
     Some(pb::WriteStats {
         inserted: s.inserted as i64,
         updated: s.updated as i64,
         skipped: s.skipped as i64,
     })
-}
-
-/// Start and end of a time range in UNIX ms, with violations for malformed timestamps.
-pub fn time_range(range: Option<pb::TimeRange>, v: &mut Violations) -> (Option<i64>, Option<i64>) {
-    let range = range.unwrap_or_default();
-    let millis = |t: Option<prost_types::Timestamp>, field: &str, v: &mut Violations| {
-        t.map(|t| {
-            if !(0..1_000_000_000).contains(&t.nanos) || t.seconds.checked_mul(1000).is_none() {
-                v.add(field, "is not a valid timestamp");
-                0
-            } else {
-                t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
-            }
-        })
-    };
-    let start = millis(range.start_time, "time_range.start_time", v);
-    let end = millis(range.end_time, "time_range.end_time", v);
-    (start, end)
 }
 
 fn bucket(value: i32) -> Option<BucketWidth> {
@@ -281,7 +265,7 @@ impl TimeSeriesService for TimeSeriesApi {
                     values.push(s.value);
                     zone_offsets.push(s.zone_offset);
                 }
-                let kind = type_of(run.series_type_id);
+                let kind = series_type_by_id(run.series_type_id);
                 pb::SampleSeries {
                     series_type: kind.map(|k| k.code).unwrap_or_default().into(),
                     data_source: series_source(user, run.source_uid),
@@ -321,7 +305,7 @@ impl TimeSeriesService for TimeSeriesApi {
         let rows = Samples(&self.0).aggregate(&caller, user, params).await?;
         let mut series: Vec<pb::AggregateSeries> = Vec::new();
         for row in rows {
-            let kind = type_of(row.series_type_id);
+            let kind = series_type_by_id(row.series_type_id);
             let code = kind.map(|k| k.code).unwrap_or_default();
             let data_source = series_source(user, row.source_uid);
             let (start_time, local) = match width {

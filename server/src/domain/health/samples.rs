@@ -6,7 +6,7 @@ use std::str::FromStr;
 use chrono::{Offset, TimeZone};
 use uuid::Uuid;
 
-use super::catalog::{Aggregation, SeriesType, series_type, series_type_by_id};
+use super::catalog::{Aggregation, SeriesType, series_type};
 use super::units::to_canonical;
 use super::{
     AggregateQuery, BucketRow, BucketWidth, DataSource, Priority, Sample, SampleCursor,
@@ -624,9 +624,4 @@ impl Samples<'_> {
         let rows = self.0.health.list_sources(user_id, &page).await?;
         Ok(page.page(rows, |s| s.uid))
     }
-}
-
-/// The series type of a stored id (always known: ids come from the catalogue).
-pub fn type_of(id: i32) -> Option<&'static SeriesType> {
-    series_type_by_id(id)
 }

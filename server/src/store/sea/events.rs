@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, TransactionTrait, Value};
 use uuid::Uuid;
 
-use super::samples::{ensure_source, get, stmt};
+use super::samples::{ensure_source, get, push_range, stmt};
 use super::{SeaStore, internal};
 use crate::domain::error::Result;
 use crate::domain::health::events::{
@@ -196,14 +196,7 @@ impl EventStore for SeaStore {
             ));
             values.extend(q.workout_types.iter().map(|t| Value::from(t.clone())));
         }
-        if let Some(start) = q.start {
-            sql.push_str(" AND e.start_at >= ?");
-            values.push(start.into());
-        }
-        if let Some(end) = q.end {
-            sql.push_str(" AND e.start_at < ?");
-            values.push(end.into());
-        }
+        push_range(&mut sql, &mut values, "e.start_at", q.start, q.end);
         if let Some((start, id)) = q.after {
             sql.push_str(" AND (e.start_at > ? OR (e.start_at = ? AND e.id > ?))");
             values.extend([start.into(), start.into(), id.into()]);
@@ -245,14 +238,7 @@ impl EventStore for SeaStore {
             );
             values.extend([user_id.into(), uid.into()]);
         }
-        if let Some(start) = start {
-            sql.push_str(" AND start_at >= ?");
-            values.push(start.into());
-        }
-        if let Some(end) = end {
-            sql.push_str(" AND start_at < ?");
-            values.push(end.into());
-        }
+        push_range(&mut sql, &mut values, "start_at", start, end);
         let result = self
             .db
             .execute_raw(stmt(backend, &sql, values))

@@ -81,15 +81,26 @@ fn sample_conditions(
         ));
         values.extend(types.iter().map(|&t| Value::from(t)));
     }
+    push_range(&mut sql, values, "s.recorded_at", start, end);
+    sql
+}
+
+/// Appends `AND column >= start AND column < end` for the bounds that are set.
+pub(super) fn push_range(
+    sql: &mut String,
+    values: &mut Vec<Value>,
+    column: &str,
+    start: Option<i64>,
+    end: Option<i64>,
+) {
     if let Some(start) = start {
-        sql.push_str(" AND s.recorded_at >= ?");
+        sql.push_str(&format!(" AND {column} >= ?"));
         values.push(start.into());
     }
     if let Some(end) = end {
-        sql.push_str(" AND s.recorded_at < ?");
+        sql.push_str(&format!(" AND {column} < ?"));
         values.push(end.into());
     }
-    sql
 }
 
 impl SeaStore {
@@ -376,14 +387,7 @@ impl HealthStore for SeaStore {
             ));
             values.extend(f.series_type_ids.iter().map(|&t| Value::from(t)));
         }
-        if let Some(start) = f.start {
-            sql.push_str(" AND recorded_at >= ?");
-            values.push(start.into());
-        }
-        if let Some(end) = f.end {
-            sql.push_str(" AND recorded_at < ?");
-            values.push(end.into());
-        }
+        push_range(&mut sql, &mut values, "recorded_at", f.start, f.end);
         let result = self
             .db
             .execute_raw(stmt(backend, &sql, values))
