@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::catalog::{SLEEP_STAGES, is_workout_type};
-use super::samples::{Samples, check_source};
+use super::intake::check_source;
+use super::samples::Samples;
 use super::{SourceKey, WriteStats};
 use crate::domain::Context;
 use crate::domain::auth::Caller;

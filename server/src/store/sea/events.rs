@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, TransactionTrait, Value};
 use uuid::Uuid;
 
-use super::samples::{ensure_source, get, push_range, stmt};
+use super::sample_writer::ensure_source;
+use super::samples::{get, push_range, stmt};
 use super::{SeaStore, internal};
 use crate::domain::error::Result;
 use crate::domain::health::events::{

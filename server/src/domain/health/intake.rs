@@ -1,0 +1,206 @@
+//! Sample intake: request batches validated as a whole (every violation named by index),
+//! converted to canonical units, given zone offsets, sorted and de-duplicated.
+
+use chrono::{Offset, TimeZone};
+
+use super::catalog::{Aggregation, SeriesType, series_type};
+use super::units::to_canonical;
+use super::{Sample, SeriesBatch, SourceKey};
+use crate::domain::error::{Error, Result};
+use crate::domain::validate::Violations;
+
+/// Most samples in one request or stream message.
+pub const MAX_SAMPLES_PER_MESSAGE: usize = 100_000;
+/// Violations reported at most; the rest are counted.
+const MAX_VIOLATIONS: usize = 100;
+const DAY_MS: i64 = 86_400_000;
+/// Offsets beyond ±18 h do not exist.
+const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
+/// A batch as a request carries it, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawBatch {
+    pub source: SourceKey,
+    pub series_type: String,
+    pub unit: String,
+    pub times: Vec<i64>,
+    pub values: Vec<f64>,
+    pub zone_offsets: Vec<i32>,
+}
+
+/// Validates a source descriptor.
+pub fn check_source(source: &SourceKey, field: &str, v: &mut Violations) {
+    let provider_ok = !source.provider.is_empty()
+        && source.provider.len() <= 32
+        && source
+            .provider
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    v.check(
+        provider_ok,
+        &format!("{field}.provider"),
+        "must be 1 to 32 lowercase letters, digits or underscores",
+    );
+    v.text(
+        &source.device_model,
+        &format!("{field}.device_model"),
+        false,
+        255,
+    );
+    v.text(&source.app_name, &format!("{field}.app_name"), false, 255);
+}
+
+/// Fills missing zone offsets: the user's IANA zone at each instant, else a fixed offset.
+pub enum OffsetRule {
+    Zone(chrono_tz::Tz),
+    Fixed(i32),
+}
+
+impl OffsetRule {
+    fn at(&self, time_ms: i64) -> i32 {
+        match self {
+            OffsetRule::Fixed(offset) => *offset,
+            OffsetRule::Zone(tz) => chrono::DateTime::from_timestamp_millis(time_ms)
+                .map(|utc| {
+                    tz.offset_from_utc_datetime(&utc.naive_utc())
+                        .fix()
+                        .local_minus_utc()
+                })
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// Validates `batches` (named `{prefix}[i]` in violations), converts values to canonical units,
+/// fills offsets, sorts by time and keeps the last of duplicate instants. Returns the batches
+/// and the number of duplicates dropped.
+pub fn validate_batches(
+    batches: Vec<RawBatch>,
+    prefix: &str,
+    now_ms: i64,
+    offsets: &OffsetRule,
+) -> Result<(Vec<SeriesBatch>, u64)> {
+    let mut v = Violations::new();
+    let mut extra = 0usize;
+    let mut add = |v: &mut Violations, field: String, description: &str| {
+        if v.len() < MAX_VIOLATIONS {
+            v.add(field, description)
+        } else {
+            extra += 1
+        }
+    };
+    let total: usize = batches.iter().map(|b| b.times.len()).sum();
+    if total > MAX_SAMPLES_PER_MESSAGE {
+        v.add(
+            prefix,
+            format!("at most {MAX_SAMPLES_PER_MESSAGE} samples per message, got {total}"),
+        );
+        return Err(v
+            .finish()
+            .err()
+            .unwrap_or_else(|| Error::invalid(prefix, "too many samples")));
+    }
+    let mut out = Vec::with_capacity(batches.len());
+    let mut duplicates = 0;
+    for (i, batch) in batches.into_iter().enumerate() {
+        let at = format!("{prefix}[{i}]");
+        check_source(&batch.source, &format!("{at}.source"), &mut v);
+        let kind: Option<&SeriesType> = series_type(&batch.series_type);
+        let conversion = kind.and_then(|k| to_canonical(&batch.unit, k.unit));
+        match kind {
+            None => add(
+                &mut v,
+                format!("{at}.series_type"),
+                &format!("unknown series type {:?}", batch.series_type),
+            ),
+            Some(k) if conversion.is_none() => add(
+                &mut v,
+                format!("{at}.unit"),
+                &format!("{:?} does not convert to {}", batch.unit, k.unit),
+            ),
+            Some(_) => {}
+        }
+        if batch.values.len() != batch.times.len() {
+            add(
+                &mut v,
+                format!("{at}.values"),
+                &format!(
+                    "{} values for {} times",
+                    batch.values.len(),
+                    batch.times.len()
+                ),
+            );
+            continue;
+        }
+        if !batch.zone_offsets.is_empty() && batch.zone_offsets.len() != batch.times.len() {
+            add(
+                &mut v,
+                format!("{at}.zone_offsets"),
+                "must be empty or have one offset per time",
+            );
+            continue;
+        }
+        let counts = kind.is_some_and(|k| k.aggregation == Aggregation::Sum);
+        let mut samples = Vec::with_capacity(batch.times.len());
+        for (j, (&time, &value)) in batch.times.iter().zip(&batch.values).enumerate() {
+            if time < 0 {
+                add(
+                    &mut v,
+                    format!("{at}.times[{j}]"),
+                    "must not be before 1970",
+                );
+            } else if time > now_ms + DAY_MS {
+                add(
+                    &mut v,
+                    format!("{at}.times[{j}]"),
+                    "must not be more than a day in the future",
+                );
+            }
+            let converted = conversion.map_or(value, |c| c.apply(value));
+            if !value.is_finite() || !converted.is_finite() {
+                add(
+                    &mut v,
+                    format!("{at}.values[{j}]"),
+                    "must be a finite number",
+                );
+            } else if counts && converted < 0.0 {
+                add(&mut v, format!("{at}.values[{j}]"), "must not be negative");
+            }
+            let zone_offset = match batch.zone_offsets.get(j) {
+                Some(&o) if o.abs() > MAX_OFFSET_SECONDS => {
+                    add(
+                        &mut v,
+                        format!("{at}.zone_offsets[{j}]"),
+                        "must be within ±18 hours (seconds)",
+                    );
+                    0
+                }
+                Some(&o) => o,
+                None => offsets.at(time),
+            };
+            samples.push(Sample {
+                time,
+                value: converted,
+                zone_offset,
+            });
+        }
+        if let Some(k) = kind {
+            // A stable sort keeps request order among equal instants: the last one wins.
+            samples.sort_by_key(|s| s.time);
+            let before = samples.len();
+            samples.reverse();
+            samples.dedup_by_key(|s| s.time);
+            samples.reverse();
+            duplicates += (before - samples.len()) as u64;
+            out.push(SeriesBatch {
+                source: batch.source,
+                series_type_id: k.id,
+                samples,
+            });
+        }
+    }
+    if extra > 0 {
+        v.add(prefix, format!("{extra} more violations not listed"));
+    }
+    v.finish()?;
+    Ok((out, duplicates))
+}
