@@ -7,7 +7,7 @@ use owl::pb::{self, ApiKeyState};
 use tonic::{Request, Response, Status};
 
 use super::auth::caller;
-use super::convert::{one_name, page_request, parse_api_key_name, parse_name, timestamp};
+use super::convert::{one_child_name, one_name, page_request, parse_name, timestamp};
 use crate::domain::Context;
 use crate::domain::applications::{ApplicationFields, Applications, MintedApiKey};
 use crate::domain::model::{ApiKey, Application};
@@ -161,7 +161,8 @@ impl ApplicationService for ApplicationApi {
         request: Request<pb::RevokeApiKeyRequest>,
     ) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let (application_id, id) = key_name(&request.get_ref().name)?;
+        let (application_id, id) =
+            one_child_name(&request.get_ref().name, "applications", "apiKeys", "name")?;
         let revoked = Applications(&self.0)
             .revoke_key(&caller, application_id, id)
             .await?;
@@ -173,17 +174,11 @@ impl ApplicationService for ApplicationApi {
         request: Request<pb::RotateApiKeyRequest>,
     ) -> Result<Response<pb::ApiKey>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let (application_id, id) = key_name(&request.get_ref().name)?;
+        let (application_id, id) =
+            one_child_name(&request.get_ref().name, "applications", "apiKeys", "name")?;
         let rotated = Applications(&self.0)
             .rotate_key(&caller, application_id, id)
             .await?;
         Ok(Response::new(minted(rotated)))
     }
-}
-
-fn key_name(name: &str) -> Result<(uuid::Uuid, uuid::Uuid), Status> {
-    let mut v = Violations::new();
-    let ids = parse_api_key_name(name, "name", &mut v);
-    v.finish()?;
-    ids.ok_or_else(|| Status::invalid_argument("name is required"))
 }

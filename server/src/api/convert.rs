@@ -90,25 +90,57 @@ pub fn parse_optional_name(
     }
 }
 
-/// The two ids of `applications/{uuid}/apiKeys/{uuid}`.
-pub fn parse_api_key_name(value: &str, field: &str, v: &mut Violations) -> Option<(Uuid, Uuid)> {
+/// The two ids of a child resource name `{parent}/{uuid}/{child}/{uuid}`, such as
+/// `applications/{uuid}/apiKeys/{uuid}`; records a violation of `field` otherwise.
+pub fn parse_child_name(
+    value: &str,
+    parent: &str,
+    child: &str,
+    field: &str,
+    v: &mut Violations,
+) -> Option<(Uuid, Uuid)> {
     let parsed = value
-        .strip_prefix("applications/")
-        .and_then(|rest| rest.split_once("/apiKeys/"))
-        .and_then(|(application, key)| {
-            Some((
-                Uuid::parse_str(application).ok()?,
-                Uuid::parse_str(key).ok()?,
-            ))
-        });
+        .strip_prefix(parent)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.split_once(&format!("/{child}/")))
+        .and_then(|(a, b)| Some((Uuid::parse_str(a).ok()?, Uuid::parse_str(b).ok()?)));
     if parsed.is_none() {
         let shown: String = value.chars().take(80).collect();
         v.add(
             field,
-            format!("must be applications/{{uuid}}/apiKeys/{{uuid}}, got {shown:?}"),
+            format!("must be {parent}/{{uuid}}/{child}/{{uuid}}, got {shown:?}"),
         );
     }
     parsed
+}
+
+/// The two ids of a single child-name request field, or INVALID_ARGUMENT naming it.
+pub fn one_child_name(
+    value: &str,
+    parent: &str,
+    child: &str,
+    field: &str,
+) -> Result<(Uuid, Uuid), Error> {
+    let mut v = Violations::new();
+    let ids = parse_child_name(value, parent, child, field, &mut v);
+    v.finish()?;
+    ids.ok_or_else(|| Error::invalid(field, "is required"))
+}
+
+/// The user of a `parent` field and a time range, validated together.
+pub fn user_and_range(
+    parent: &str,
+    range: Option<owl::pb::TimeRange>,
+) -> Result<(Uuid, Option<i64>, Option<i64>), Error> {
+    let mut v = Violations::new();
+    let user = parse_name(parent, "users", "parent", &mut v);
+    let (start, end) = time_range(range, &mut v);
+    v.finish()?;
+    Ok((
+        user.ok_or_else(|| Error::invalid("parent", "is required"))?,
+        start,
+        end,
+    ))
 }
 
 /// The id of a single-name request field, or INVALID_ARGUMENT naming it.
@@ -150,8 +182,14 @@ mod tests {
         );
         assert_eq!(parse_name("", "users", "name", &mut v), None);
         assert!(
-            parse_api_key_name(&format!("applications/{id}/apiKeys/{id}"), "name", &mut v)
-                .is_some()
+            parse_child_name(
+                &format!("applications/{id}/apiKeys/{id}"),
+                "applications",
+                "apiKeys",
+                "name",
+                &mut v
+            )
+            .is_some()
         );
         assert!(v.finish().is_err());
     }

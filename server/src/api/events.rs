@@ -5,13 +5,13 @@ use std::sync::Arc;
 use owl::pb;
 use owl::pb::event_service_server::EventService;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::auth::caller;
-use super::convert::{one_name, parse_name, required_millis, time_range, timestamp, timestamp_ms};
+use super::convert::{
+    one_child_name, one_name, required_millis, timestamp, timestamp_ms, user_and_range,
+};
 use super::time_series::{source_key, source_name, stats};
 use crate::domain::Context;
-use crate::domain::error::Error;
 use crate::domain::health::catalog::{SLEEP_STAGES, WORKOUT_TYPES};
 use crate::domain::health::events::{
     Category, Event, EventBody, EventQuery, Events, NewEvent, SleepDetails, StageInterval,
@@ -89,21 +89,6 @@ fn sleep_session(e: Event) -> pb::SleepSession {
         create_time: timestamp(e.created_at),
         update_time: timestamp(e.updated_at),
     }
-}
-
-fn user_and_range(
-    parent: &str,
-    range: Option<pb::TimeRange>,
-) -> Result<(Uuid, Option<i64>, Option<i64>), Error> {
-    let mut v = Violations::new();
-    let user = parse_name(parent, "users", "parent", &mut v);
-    let (start, end) = time_range(range, &mut v);
-    v.finish()?;
-    Ok((
-        user.ok_or_else(|| Error::invalid("parent", "is required"))?,
-        start,
-        end,
-    ))
 }
 
 #[tonic::async_trait]
@@ -253,15 +238,7 @@ impl EventService for EventApi {
         request: Request<pb::GetWorkoutRequest>,
     ) -> Result<Response<pb::Workout>, Status> {
         let caller = caller(&self.0, &request).await?;
-        let name = &request.get_ref().name;
-        let parsed = name.split_once("/workouts/").and_then(|(user, id)| {
-            Some((
-                Uuid::parse_str(user.strip_prefix("users/")?).ok()?,
-                Uuid::parse_str(id).ok()?,
-            ))
-        });
-        let (user, id) =
-            parsed.ok_or_else(|| Error::invalid("name", "must be users/{uuid}/workouts/{uuid}"))?;
+        let (user, id) = one_child_name(&request.get_ref().name, "users", "workouts", "name")?;
         Ok(Response::new(workout(
             Events(&self.0)
                 .get(&caller, user, id, Category::Workout)

@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use super::auth::caller;
-use super::convert::{one_name, parse_name, time_range, timestamp};
+use super::convert::{one_name, parse_name, time_range, timestamp, user_and_range};
 use crate::domain::Context;
 use crate::domain::error::Error;
 use crate::domain::health::catalog::series_type_by_id;
@@ -239,11 +239,7 @@ impl TimeSeriesService for TimeSeriesApi {
     ) -> Result<Response<pb::ListSamplesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let mut v = Violations::new();
-        let user = parse_name(&r.parent, "users", "parent", &mut v);
-        let (start, end) = time_range(r.time_range, &mut v);
-        v.finish()?;
-        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let (user, start, end) = user_and_range(&r.parent, r.time_range)?;
         let params = ListParams {
             series_types: r.series_types,
             start,
@@ -289,11 +285,7 @@ impl TimeSeriesService for TimeSeriesApi {
     ) -> Result<Response<pb::AggregateSamplesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let r = request.into_inner();
-        let mut v = Violations::new();
-        let user = parse_name(&r.parent, "users", "parent", &mut v);
-        let (start, end) = time_range(r.time_range, &mut v);
-        v.finish()?;
-        let user = user.ok_or_else(|| Error::invalid("parent", "is required"))?;
+        let (user, start, end) = user_and_range(&r.parent, r.time_range)?;
         let width = bucket(r.bucket);
         let merged = r.view == pb::View::Merged as i32;
         let params = AggregateParams {

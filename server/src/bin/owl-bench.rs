@@ -221,25 +221,18 @@ async fn main() -> anyhow::Result<()> {
         "owl-bench on {engine}, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    // Built before the clock starts: only the upload is timed.
+    let preload_messages = messages(&ingest_user.name, T0, args.preload, args.message);
     let started = Instant::now();
     backend
-        .stream_samples(tokio_stream::iter(messages(
-            &ingest_user.name,
-            T0,
-            args.preload,
-            args.message,
-        )))
+        .stream_samples(tokio_stream::iter(preload_messages))
         .await?;
     let preload = started.elapsed();
     let later = T0 + args.preload * MINUTE;
+    let ingest_messages = messages(&ingest_user.name, later, args.ingest, args.message);
     let started = Instant::now();
     let stats = backend
-        .stream_samples(tokio_stream::iter(messages(
-            &ingest_user.name,
-            later,
-            args.ingest,
-            args.message,
-        )))
+        .stream_samples(tokio_stream::iter(ingest_messages))
         .await?;
     let ingest = started.elapsed();
     anyhow::ensure!(
@@ -248,14 +241,10 @@ async fn main() -> anyhow::Result<()> {
         stats.stats
     );
     let ingest_rate = args.ingest as f64 / ingest.as_secs_f64();
+    let replay_messages = messages(&ingest_user.name, later, args.ingest, args.message);
     let replay_started = Instant::now();
     let replay = backend
-        .stream_samples(tokio_stream::iter(messages(
-            &ingest_user.name,
-            later,
-            args.ingest,
-            args.message,
-        )))
+        .stream_samples(tokio_stream::iter(replay_messages))
         .await?;
     let replay_time = replay_started.elapsed();
     anyhow::ensure!(
