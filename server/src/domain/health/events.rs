@@ -363,9 +363,9 @@ impl Events<'_> {
         Ok(kept)
     }
 
-    /// Every event of `query` in the merged view, oldest first (up to 10,000 candidates).
-    pub async fn all_merged(&self, caller: &Caller, query: EventQuery) -> Result<Vec<Event>> {
-        Users(self.0).visible(caller, query.user_id).await?;
+    /// Every event of `query` in the merged view, oldest first (up to 10,000 candidates). The
+    /// caller's access to the user must already be checked.
+    pub async fn all_merged(&self, query: EventQuery) -> Result<Vec<Event>> {
         self.merged(&EventQuery {
             limit: MAX_MERGED_CANDIDATES,
             ..query

@@ -147,7 +147,7 @@ impl Summaries<'_> {
             buckets.insert((row.series_type_id, row.key), row);
         }
         let body = self.body(user_id, &ranks, start, end).await?;
-        let sleep = self.sleep(caller, user_id, start - DAY_MS, end).await?;
+        let sleep = self.sleep(user_id, start - DAY_MS, end).await?;
 
         let mut days = Vec::new();
         for day in d0..=d1 {
@@ -242,13 +242,7 @@ impl Summaries<'_> {
     }
 
     /// Per local day: the main sleep session that ended then, and the number of naps.
-    async fn sleep(
-        &self,
-        caller: &Caller,
-        user_id: Uuid,
-        start: i64,
-        end: i64,
-    ) -> Result<HashMap<i64, SleepDay>> {
+    async fn sleep(&self, user_id: Uuid, start: i64, end: i64) -> Result<HashMap<i64, SleepDay>> {
         let query = EventQuery {
             user_id,
             category: Category::Sleep,
@@ -258,7 +252,7 @@ impl Summaries<'_> {
             after: None,
             limit: 0,
         };
-        let sessions = Events(self.0).all_merged(caller, query).await?;
+        let sessions = Events(self.0).all_merged(query).await?;
         let mut days: HashMap<i64, SleepDay> = HashMap::new();
         for session in sessions {
             let day = days
