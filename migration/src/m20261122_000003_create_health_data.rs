@@ -52,7 +52,7 @@ impl MigrationTrait for Migration {
 /// PostgreSQL a key index that also carries the values, so range reads need not visit the heap.
 /// It has no foreign key: a per-row check would cost more than the insert itself (3.5× on
 /// PostgreSQL), so the store deletes a user's samples explicitly with the user.
-fn samples_table(backend: sea_orm_migration::sea_orm::DbBackend) -> &'static str {
+pub(crate) fn samples_table(backend: sea_orm_migration::sea_orm::DbBackend) -> &'static str {
     match backend {
         sea_orm_migration::sea_orm::DbBackend::Sqlite => {
             "CREATE TABLE data_point_series (\

@@ -8,7 +8,7 @@ mod common;
 use chrono::Utc;
 use common::{PASSWORD, TestDb, TestServer};
 use owl::pb;
-use owl_migration::{Migrator, MigratorTrait};
+use owl_migration::{Migrator, MigratorTrait, sample_codec};
 use owl_server::domain::model::{
     Developer, DeveloperCredentials, RefreshOutcome, RefreshToken, Subject,
 };
@@ -56,6 +56,17 @@ async fn count(db: &DatabaseConnection, table: &str) -> i64 {
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
+/// Samples stored in blocks, summed from the block headers.
+async fn stored_samples(db: &DatabaseConnection) -> i64 {
+    let sql = "SELECT COALESCE(SUM(sample_count), 0) FROM sample_block";
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
 async fn tables(db: &DatabaseConnection) -> Vec<String> {
     let sql = match db.get_database_backend() {
         DbBackend::Sqlite => {
@@ -94,7 +105,7 @@ async fn migrations_go_up_down_and_up_again() {
         "user_connection",
         "data_source",
         "series_type_definition",
-        "data_point_series",
+        "sample_block",
         "event_record",
         "workout_details",
         "sleep_details",
@@ -115,6 +126,72 @@ async fn migrations_go_up_down_and_up_again() {
     );
     Migrator::up(conn, None).await.unwrap();
     assert_eq!(tables(conn).await, all);
+}
+
+#[tokio::test]
+async fn samples_stored_before_blocks_are_packed_into_blocks_and_back() {
+    let db = TestDb::new().await;
+    let store = connect(&db.url).await.unwrap();
+    let conn = store.connection();
+    Migrator::up(conn, Some(4)).await.unwrap();
+    // Two series of one source over a UTC midnight, and a sample of another source.
+    let day = sample_codec::BLOCK_MS;
+    let rows: Vec<(i64, i32, i64, i32, f64)> = vec![
+        (1, 1, 19_000 * day - 60_000, 3600, 61.0),
+        (1, 1, 19_000 * day, 3600, 62.5),
+        (1, 1, 19_000 * day + 60_000, 7200, 63.0),
+        (1, 2, 19_000 * day, 0, 120.0),
+        (2, 1, 19_000 * day, -18_000, 58.0),
+    ];
+    for &(source, series, time, offset, value) in &rows {
+        exec(conn, "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES ($1, $2, $3, $4, $5)",
+            vec![source.into(), series.into(), time.into(), offset.into(), value.into()]).await;
+    }
+    Migrator::up(conn, None).await.unwrap();
+    assert!(!tables(conn).await.contains(&"data_point_series".to_owned()));
+    let blocks = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT source_id, series_type_id, block_start, first_time, last_time, sample_count, data \
+             FROM sample_block ORDER BY source_id, series_type_id, block_start",
+        ))
+        .await
+        .unwrap();
+    let mut unpacked = Vec::new();
+    for block in &blocks {
+        let (source, series, start): (i64, i32, i64) = (
+            block.try_get_by_index(0).unwrap(),
+            block.try_get_by_index(1).unwrap(),
+            block.try_get_by_index(2).unwrap(),
+        );
+        let data: Vec<u8> = block.try_get_by_index(6).unwrap();
+        let mut times = Vec::new();
+        sample_codec::decode(&data, |t, o, v| {
+            assert_eq!(sample_codec::block_start(t), start);
+            times.push(t);
+            unpacked.push((source, series, t, o, v));
+        })
+        .unwrap();
+        assert_eq!(block.try_get_by_index::<i64>(3).unwrap(), times[0]);
+        assert_eq!(
+            block.try_get_by_index::<i64>(4).unwrap(),
+            *times.last().unwrap()
+        );
+        assert_eq!(
+            block.try_get_by_index::<i32>(5).unwrap() as usize,
+            times.len()
+        );
+    }
+    assert_eq!(
+        blocks.len(),
+        4,
+        "one block per source, series and day on {}",
+        db.engine()
+    );
+    assert_eq!(unpacked, rows);
+    Migrator::down(conn, Some(1)).await.unwrap();
+    assert_eq!(count(conn, "data_point_series").await, rows.len() as i64);
+    assert!(!tables(conn).await.contains(&"sample_block".to_owned()));
 }
 
 fn developer(email: &str) -> DeveloperCredentials {
@@ -308,8 +385,9 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
             vec![Uuid::now_v7().into(), user.into(), now.into(), now.into()]).await;
         exec(&db, "INSERT INTO data_source (id, uid, user_id, provider, device_model, device_type, app_name, created_at) VALUES ($1, $2, $3, 'polar', 'Vantage', 'watch', '', $4)",
             vec![source_id.into(), Uuid::now_v7().into(), user.into(), now.into()]).await;
-        exec(&db, "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES ($1, 1, 1700000000000, 3600, 61.0)",
-            vec![source_id.into()]).await;
+        let block = sample_codec::encode(&[(1_700_000_000_000i64, 3600, 61.0)], |s| *s);
+        exec(&db, "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, sample_count, data) VALUES ($1, 1, $2, 1700000000000, 1700000000000, 1, $3)",
+            vec![source_id.into(), sample_codec::block_start(1_700_000_000_000).into(), block.into()]).await;
         let event = Uuid::now_v7();
         exec(&db, "INSERT INTO event_record (id, user_id, source_id, category, event_type, start_at, end_at, zone_offset, created_at, updated_at) VALUES ($1, $2, $3, 'workout', 'running', 1, 2, 0, $4, $5)",
             vec![event.into(), user.into(), source_id.into(), now.into(), now.into()]).await;
@@ -327,7 +405,7 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
     for table in [
         "user_connection",
         "data_source",
-        "data_point_series",
+        "sample_block",
         "event_record",
         "workout_details",
     ] {
@@ -375,7 +453,7 @@ async fn deleting_an_application_removes_its_users_samples() {
         .unwrap();
     let db = server.db.raw().await;
     assert_eq!(
-        count(&db, "data_point_series").await,
+        stored_samples(&db).await,
         3,
         "only the other application's samples remain on {}",
         server.db.engine()

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod events;
 pub mod intake;
 pub mod samples;
+pub mod series;
 pub mod summaries;
 pub mod units;
 

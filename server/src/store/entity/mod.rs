@@ -2,7 +2,6 @@
 
 pub mod api_key;
 pub mod application;
-pub mod data_point_series;
 pub mod data_source;
 pub mod developer;
 pub mod developer_invitation;
@@ -11,6 +10,7 @@ pub mod invitation_code;
 pub mod onboarding;
 pub mod provider_settings;
 pub mod refresh_token;
+pub mod sample_block;
 pub mod series_type_definition;
 pub mod sleep_details;
 pub mod user;

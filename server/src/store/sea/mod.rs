@@ -12,7 +12,9 @@ use super::HealthCheck;
 use crate::domain::error::{Error, Result};
 
 mod accounts;
+mod blocks;
 mod events;
+mod sample_reads;
 mod sample_writer;
 mod samples;
 mod tenancy;

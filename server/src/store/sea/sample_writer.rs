@@ -1,28 +1,25 @@
-//! Sample writes: one transaction per request or stream; each chunk is classified against what
-//! is stored (one range read), new rows go in with multi-row INSERTs (UNNEST arrays on
-//! PostgreSQL) and corrected rows are updated.
+//! Sample writes: one transaction per request or stream. A batch is split by block (one UTC
+//! day of one source and series type); each touched block is read once, merged with the new
+//! samples (new instants inserted, changed ones updated, identical ones skipped) and written
+//! back whole.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use owl_migration::sample_codec::block_start;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Value};
 use uuid::Uuid;
 
+use super::blocks::{decode_block, encode_block, insert_blocks, update_block};
 use super::internal;
-use super::samples::{get, stmt};
+use super::samples::{get, placeholders, stmt};
 use crate::domain::error::Result;
 use crate::domain::health::{Sample, SeriesBatch, SourceKey, WriteStats};
 use crate::store::SampleWriter;
 
-/// Rows per multi-row INSERT: 5 parameters each stays under SQLite's 32,766 limit.
-const INSERT_ROWS: usize = 4000;
-/// Rows per UNNEST insert on PostgreSQL (~32 bytes a row): sqlx does not set TCP_NODELAY, and a
-/// statement larger than the socket accepts in one write has its tail held back until the
-/// server's delayed ACK (~40 ms a statement). Small statements measured 4× faster than 20,000 rows.
-const PG_INSERT_ROWS: usize = 250;
-/// Samples whose stored neighbours are read at once to classify a write.
-const CLASSIFY_CHUNK: usize = 4000;
+/// Blocks read at once to merge a batch (bounds the memory of a sparse batch over dense data).
+const READ_BLOCKS: usize = 64;
 
 /// The id of `user_id`'s source with `key`, created on first use (inside `conn`'s transaction).
 pub(super) async fn ensure_source(
@@ -60,6 +57,43 @@ pub(super) async fn ensure_source(
     }
 }
 
+/// Merges `new` (sorted, unique instants) into `stored` (the same): the merged samples and what
+/// the merge did.
+pub(super) fn merge_samples(stored: &[Sample], new: &[Sample]) -> (Vec<Sample>, WriteStats) {
+    let mut out = Vec::with_capacity(stored.len() + new.len());
+    let mut stats = WriteStats::default();
+    let (mut i, mut j) = (0, 0);
+    while i < stored.len() || j < new.len() {
+        match (stored.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a.time == b.time => {
+                if a.value == b.value && a.zone_offset == b.zone_offset {
+                    stats.skipped += 1;
+                } else {
+                    stats.updated += 1;
+                }
+                out.push(*b);
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a.time < b.time => {
+                out.push(*a);
+                i += 1;
+            }
+            (Some(_), Some(b)) | (None, Some(b)) => {
+                out.push(*b);
+                stats.inserted += 1;
+                j += 1;
+            }
+            (Some(a), None) => {
+                out.push(*a);
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    (out, stats)
+}
+
 /// A write in progress: one transaction, and the sources it has resolved.
 pub(super) struct SeaSampleWriter {
     txn: DatabaseTransaction,
@@ -89,95 +123,31 @@ impl SeaSampleWriter {
         Ok(id)
     }
 
-    /// Stored (time → (value, offset)) for the instants of `samples`, which are sorted.
-    async fn existing(
+    /// The stored samples of the blocks starting at `starts`, by block start.
+    async fn stored(
         &self,
         source_id: i64,
         series_type_id: i32,
-        samples: &[Sample],
-    ) -> Result<HashMap<i64, (f64, i32)>> {
-        let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
-            return Ok(HashMap::new());
-        };
-        let sql = "SELECT recorded_at, value, zone_offset FROM data_point_series \
-                   WHERE source_id = ? AND series_type_id = ? AND recorded_at BETWEEN ? AND ?";
-        let values = vec![
-            source_id.into(),
-            series_type_id.into(),
-            first.time.into(),
-            last.time.into(),
-        ];
+        starts: &[i64],
+    ) -> Result<HashMap<i64, Vec<Sample>>> {
+        let sql = format!(
+            "SELECT block_start, data FROM sample_block WHERE source_id = ? AND series_type_id = ? \
+             AND block_start IN ({})",
+            placeholders(starts.len())
+        );
+        let mut values: Vec<Value> = vec![source_id.into(), series_type_id.into()];
+        values.extend(starts.iter().map(|&s| Value::from(s)));
         let rows = self
             .txn
-            .query_all_raw(stmt(self.backend, sql, values))
+            .query_all_raw(stmt(self.backend, &sql, values))
             .await
             .map_err(internal)?;
         rows.iter()
-            .map(|row| Ok((get(row, 0)?, (get(row, 1)?, get(row, 2)?))))
+            .map(|row| {
+                let data: Vec<u8> = get(row, 1)?;
+                Ok((get(row, 0)?, decode_block(&data)?))
+            })
             .collect()
-    }
-
-    async fn insert(&self, source_id: i64, series_type_id: i32, rows: &[Sample]) -> Result<()> {
-        if self.backend == DbBackend::Postgres {
-            // Three arrays instead of thousands of parameters: PostgreSQL parses one small statement.
-            let sql = "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) \
-                       SELECT ?, ?, u.t, u.o, u.v FROM UNNEST(?::bigint[], ?::integer[], ?::double precision[]) AS u(t, o, v)";
-            for chunk in rows.chunks(PG_INSERT_ROWS) {
-                let times: Vec<i64> = chunk.iter().map(|s| s.time).collect();
-                let offsets: Vec<i32> = chunk.iter().map(|s| s.zone_offset).collect();
-                let values: Vec<f64> = chunk.iter().map(|s| s.value).collect();
-                let params = vec![
-                    source_id.into(),
-                    series_type_id.into(),
-                    times.into(),
-                    offsets.into(),
-                    values.into(),
-                ];
-                self.txn
-                    .execute_raw(stmt(self.backend, sql, params))
-                    .await
-                    .map_err(internal)?;
-            }
-            return Ok(());
-        }
-        for chunk in rows.chunks(INSERT_ROWS) {
-            let sql = format!(
-                "INSERT INTO data_point_series (source_id, series_type_id, recorded_at, zone_offset, value) VALUES {}",
-                vec!["(?, ?, ?, ?, ?)"; chunk.len()].join(", ")
-            );
-            let mut values = Vec::with_capacity(chunk.len() * 5);
-            for s in chunk {
-                values.extend([
-                    source_id.into(),
-                    series_type_id.into(),
-                    s.time.into(),
-                    s.zone_offset.into(),
-                    s.value.into(),
-                ]);
-            }
-            self.txn
-                .execute_raw(stmt(self.backend, &sql, values))
-                .await
-                .map_err(internal)?;
-        }
-        Ok(())
-    }
-
-    async fn update(&self, source_id: i64, series_type_id: i32, s: &Sample) -> Result<()> {
-        let sql = "UPDATE data_point_series SET value = ?, zone_offset = ? \
-                   WHERE source_id = ? AND series_type_id = ? AND recorded_at = ?";
-        let values = vec![
-            s.value.into(),
-            s.zone_offset.into(),
-            source_id.into(),
-            series_type_id.into(),
-            s.time.into(),
-        ];
-        self.txn
-            .execute_raw(stmt(self.backend, sql, values))
-            .await
-            .map_err(internal)?;
-        Ok(())
     }
 }
 
@@ -185,33 +155,69 @@ impl SeaSampleWriter {
 impl SampleWriter for SeaSampleWriter {
     async fn write(&mut self, batch: &SeriesBatch) -> Result<WriteStats> {
         let source_id = self.source(&batch.source).await?;
+        let series_type_id = batch.series_type_id;
         let mut stats = WriteStats::default();
-        for chunk in batch.samples.chunks(CLASSIFY_CHUNK) {
-            let existing = self
-                .existing(source_id, batch.series_type_id, chunk)
-                .await?;
-            let mut fresh = Vec::with_capacity(chunk.len());
-            for sample in chunk {
-                match existing.get(&sample.time) {
-                    None => fresh.push(*sample),
-                    Some(&(value, offset))
-                        if value == sample.value && offset == sample.zone_offset =>
-                    {
-                        stats.skipped += 1
+        let groups: Vec<&[Sample]> = batch
+            .samples
+            .chunk_by(|a, b| block_start(a.time) == block_start(b.time))
+            .collect();
+        for groups in groups.chunks(READ_BLOCKS) {
+            let starts: Vec<i64> = groups.iter().map(|g| block_start(g[0].time)).collect();
+            let mut stored = self.stored(source_id, series_type_id, &starts).await?;
+            let mut fresh = Vec::new();
+            for (group, &start) in groups.iter().zip(&starts) {
+                match stored.remove(&start) {
+                    None => {
+                        stats.inserted += group.len() as u64;
+                        fresh.push(encode_block(source_id, series_type_id, start, group));
                     }
-                    Some(_) => {
-                        self.update(source_id, batch.series_type_id, sample).await?;
-                        stats.updated += 1;
+                    Some(old) => {
+                        let (merged, merge) = merge_samples(&old, group);
+                        stats += merge;
+                        if merge.inserted + merge.updated > 0 {
+                            let block = encode_block(source_id, series_type_id, start, &merged);
+                            update_block(&self.txn, &block).await?;
+                        }
                     }
                 }
             }
-            self.insert(source_id, batch.series_type_id, &fresh).await?;
-            stats.inserted += fresh.len() as u64;
+            insert_blocks(&self.txn, &fresh).await?;
         }
         Ok(stats)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
         self.txn.commit().await.map_err(internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(time: i64, value: f64) -> Sample {
+        Sample {
+            time,
+            value,
+            zone_offset: 0,
+        }
+    }
+
+    #[test]
+    fn merging_inserts_new_instants_updates_changed_ones_and_skips_the_rest() {
+        let stored = vec![s(10, 1.0), s(20, 2.0), s(30, 3.0)];
+        let new = vec![s(5, 0.5), s(20, 2.0), s(30, 3.5), s(40, 4.0)];
+        let (merged, stats) = merge_samples(&stored, &new);
+        let times: Vec<i64> = merged.iter().map(|s| s.time).collect();
+        assert_eq!(times, vec![5, 10, 20, 30, 40]);
+        assert_eq!(merged[3].value, 3.5);
+        assert_eq!(
+            stats,
+            WriteStats {
+                inserted: 2,
+                updated: 1,
+                skipped: 1
+            }
+        );
     }
 }

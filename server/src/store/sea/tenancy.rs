@@ -153,7 +153,7 @@ impl ApplicationStore for SeaStore {
 
     async fn delete_application(&self, id: Uuid) -> Result<bool> {
         let txn = self.db.begin().await.map_err(internal)?;
-        let samples = "DELETE FROM data_point_series WHERE source_id IN (SELECT d.id FROM data_source d \
+        let samples = "DELETE FROM sample_block WHERE source_id IN (SELECT d.id FROM data_source d \
                        JOIN \"user\" u ON u.id = d.user_id WHERE u.application_id = ?)";
         txn.execute_raw(stmt(txn.get_database_backend(), samples, vec![id.into()]))
             .await
@@ -292,7 +292,7 @@ impl UserStore for SeaStore {
 
     async fn delete_user(&self, id: Uuid) -> Result<bool> {
         let txn = self.db.begin().await.map_err(internal)?;
-        let samples = "DELETE FROM data_point_series WHERE source_id IN (SELECT id FROM data_source WHERE user_id = ?)";
+        let samples = "DELETE FROM sample_block WHERE source_id IN (SELECT id FROM data_source WHERE user_id = ?)";
         txn.execute_raw(stmt(txn.get_database_backend(), samples, vec![id.into()]))
             .await
             .map_err(internal)?;

@@ -1,0 +1,243 @@
+//! Sample blocks in the database: the `sample_block` row of one source, series type and UTC
+//! day, its packed samples (`owl_migration::sample_codec`), and the block scan that every read
+//! of samples streams through, one block at a time.
+
+use std::ops::ControlFlow;
+
+use futures::TryStreamExt;
+use owl_migration::sample_codec::{self, block_start};
+use sea_orm::{ConnectionTrait, DbBackend, StreamTrait, Value};
+
+use super::samples::{get, placeholders, stmt};
+use super::{SeaStore, internal};
+use crate::domain::error::{Error, Result};
+use crate::domain::health::Sample;
+
+/// Packed bytes per INSERT on PostgreSQL: sqlx does not set TCP_NODELAY, and a statement larger
+/// than the socket takes in one write has its tail held back by the peer's delayed ACK (~40 ms).
+const PG_INSERT_BYTES: usize = 48 * 1024;
+/// Blocks per multi-row INSERT on SQLite (7 parameters each, under its 32,766 limit).
+const SQLITE_INSERT_ROWS: usize = 1000;
+
+/// A block as it is stored.
+pub(super) struct StoredBlock {
+    pub source_id: i64,
+    pub series_type_id: i32,
+    pub start: i64,
+    pub first_time: i64,
+    pub last_time: i64,
+    pub count: i32,
+    pub data: Vec<u8>,
+}
+
+impl StoredBlock {
+    /// The values of an INSERT of this block, in column order.
+    pub fn values(&self) -> [Value; 7] {
+        [
+            self.source_id.into(),
+            self.series_type_id.into(),
+            self.start.into(),
+            self.first_time.into(),
+            self.last_time.into(),
+            self.count.into(),
+            self.data.clone().into(),
+        ]
+    }
+}
+
+/// Packs `samples` (sorted, unique instants, not empty) into the block that starts at `start`.
+pub(super) fn encode_block(
+    source_id: i64,
+    series_type_id: i32,
+    start: i64,
+    samples: &[Sample],
+) -> StoredBlock {
+    StoredBlock {
+        source_id,
+        series_type_id,
+        start,
+        first_time: samples.first().map_or(start, |s| s.time),
+        last_time: samples.last().map_or(start, |s| s.time),
+        count: samples.len() as i32,
+        data: sample_codec::encode(samples, |s| (s.time, s.zone_offset, s.value)),
+    }
+}
+
+/// Unpacks a block's samples, in time order.
+pub(super) fn decode_block(data: &[u8]) -> Result<Vec<Sample>> {
+    let corrupt = |e: sample_codec::CorruptBlock| Error::Internal(anyhow::Error::new(e));
+    let mut samples = Vec::with_capacity(sample_codec::count(data).map_err(corrupt)?.min(1 << 20));
+    sample_codec::decode(data, |time, zone_offset, value| {
+        samples.push(Sample {
+            time,
+            value,
+            zone_offset,
+        })
+    })
+    .map_err(corrupt)?;
+    Ok(samples)
+}
+
+/// Inserts new blocks with multi-row INSERTs.
+pub(super) async fn insert_blocks(
+    conn: &impl ConnectionTrait,
+    blocks: &[StoredBlock],
+) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let mut rest = blocks;
+    while !rest.is_empty() {
+        let n = match backend {
+            DbBackend::Postgres => {
+                let mut bytes = 0;
+                rest.iter()
+                    .take_while(|b| {
+                        bytes += b.data.len();
+                        bytes <= PG_INSERT_BYTES
+                    })
+                    .count()
+                    .max(1)
+            }
+            _ => rest.len().min(SQLITE_INSERT_ROWS),
+        };
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let sql = format!(
+            "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, \
+             sample_count, data) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 7);
+        for b in chunk {
+            values.extend(b.values());
+        }
+        conn.execute_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Replaces a stored block's samples.
+pub(super) async fn update_block(conn: &impl ConnectionTrait, block: &StoredBlock) -> Result<()> {
+    let sql = "UPDATE sample_block SET first_time = ?, last_time = ?, sample_count = ?, data = ? \
+               WHERE source_id = ? AND series_type_id = ? AND block_start = ?";
+    let values = vec![
+        block.first_time.into(),
+        block.last_time.into(),
+        block.count.into(),
+        block.data.clone().into(),
+        block.source_id.into(),
+        block.series_type_id.into(),
+        block.start.into(),
+    ];
+    conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// One block read by a scan, its samples unpacked.
+pub(super) struct Block {
+    pub source_id: i64,
+    pub series_type_id: i32,
+    pub start: i64,
+    pub samples: Vec<Sample>,
+}
+
+/// The order in which a scan visits blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Order {
+    /// Source, series type, then time: the raw view.
+    BySource,
+    /// Series type, time, then source: the merged view, which compares sources per block.
+    ByType,
+}
+
+/// Which blocks a scan visits: those of `source_ids` and `types` (all when empty) with samples
+/// in [start, end).
+pub(super) struct Scan<'a> {
+    pub source_ids: &'a [i64],
+    pub types: &'a [i32],
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+    pub order: Order,
+    pub newest_first: bool,
+    /// Extra SQL conditions (a page cursor) and their values.
+    pub extra: Option<(String, Vec<Value>)>,
+}
+
+impl Scan<'_> {
+    fn sql(self) -> (String, Vec<Value>) {
+        let mut values: Vec<Value> = self.source_ids.iter().map(|&id| id.into()).collect();
+        let mut sql = format!(
+            "SELECT source_id, series_type_id, block_start, data FROM sample_block WHERE source_id IN ({})",
+            placeholders(self.source_ids.len())
+        );
+        if !self.types.is_empty() {
+            sql.push_str(&format!(
+                " AND series_type_id IN ({})",
+                placeholders(self.types.len())
+            ));
+            values.extend(self.types.iter().map(|&t| Value::from(t)));
+        }
+        if let Some(start) = self.start {
+            // The key bound narrows the index range; the sample bound skips blocks that end early.
+            sql.push_str(" AND block_start >= ? AND last_time >= ?");
+            values.extend([block_start(start).into(), start.into()]);
+        }
+        if let Some(end) = self.end {
+            sql.push_str(" AND block_start < ? AND first_time < ?");
+            values.extend([end.into(), end.into()]);
+        }
+        if let Some((condition, extra)) = self.extra {
+            sql.push_str(&condition);
+            values.extend(extra);
+        }
+        let time = if self.newest_first { "DESC" } else { "ASC" };
+        sql.push_str(&match self.order {
+            Order::BySource => format!(" ORDER BY source_id, series_type_id, block_start {time}"),
+            Order::ByType => format!(" ORDER BY series_type_id, block_start {time}, source_id"),
+        });
+        (sql, values)
+    }
+}
+
+impl SeaStore {
+    /// Streams the blocks of `scan` to `each`, one at a time, until it breaks.
+    pub(super) async fn scan_blocks(
+        &self,
+        scan: Scan<'_>,
+        mut each: impl FnMut(Block) -> Result<ControlFlow<()>>,
+    ) -> Result<()> {
+        if scan.source_ids.is_empty() {
+            return Ok(());
+        }
+        let backend = self.db.get_database_backend();
+        let (sql, values) = scan.sql();
+        let mut rows = self
+            .db
+            .stream_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        while let Some(row) = rows.try_next().await.map_err(internal)? {
+            let data: Vec<u8> = get(&row, 3)?;
+            let block = Block {
+                source_id: get(&row, 0)?,
+                series_type_id: get(&row, 1)?,
+                start: get(&row, 2)?,
+                samples: decode_block(&data)?,
+            };
+            if each(block)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the samples of `samples` within [start, end).
+pub(super) fn within(samples: &mut Vec<Sample>, start: Option<i64>, end: Option<i64>) {
+    if start.is_some() || end.is_some() {
+        samples.retain(|s| start.is_none_or(|t| s.time >= t) && end.is_none_or(|t| s.time < t));
+    }
+}
