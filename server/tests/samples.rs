@@ -532,6 +532,74 @@ async fn deletion_by_source_by_type_and_range_or_everything() {
 }
 
 #[tokio::test]
+async fn dense_days_of_fractional_values_are_kept_exactly_through_corrections_and_deletion() {
+    let f = fixture().await;
+    // Two days every two seconds (86,400 samples): blocks far larger than one statement.
+    let step = 2_000;
+    let times: Vec<i64> = (0..86_400).map(|i| T0 + i * step).collect();
+    let values: Vec<f64> = (0..86_400)
+        .map(|i| 40.0 + i as f64 * 0.37 + 0.001)
+        .collect();
+    let stats = f
+        .write(vec![batch("heart_rate", "", &times, &values)])
+        .await
+        .unwrap();
+    assert_eq!(stats.inserted, 86_400);
+    // Correct every 50th sample of the first day.
+    let fixed: Vec<usize> = (0..43_200).step_by(50).collect();
+    let fixed_times: Vec<i64> = fixed.iter().map(|&i| times[i]).collect();
+    let fixed_values: Vec<f64> = fixed.iter().map(|&i| values[i] + 0.5).collect();
+    let stats = f
+        .write(vec![batch("heart_rate", "", &fixed_times, &fixed_values)])
+        .await
+        .unwrap();
+    assert_eq!((stats.inserted, stats.updated), (0, fixed.len() as i64));
+    let mut expected = values.clone();
+    for &i in &fixed {
+        expected[i] += 0.5;
+    }
+    let page = f
+        .backend
+        .list_samples(pb::ListSamplesRequest {
+            parent: f.user.name.clone(),
+            series_types: vec!["heart_rate".into()],
+            page_size: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.series.len(), 1);
+    assert_eq!(page.series[0].times, times);
+    assert_eq!(page.series[0].values, expected);
+    // From noon of the first day to noon of the second: cuts both days' blocks.
+    let noon = |day: i64| prost_types::Timestamp {
+        seconds: (T0 + day * 86_400_000 + 43_200_000) / 1000,
+        nanos: 0,
+    };
+    let deleted = f
+        .backend
+        .delete_samples(pb::DeleteSamplesRequest {
+            parent: f.user.name.clone(),
+            data_source: String::new(),
+            series_types: vec![],
+            time_range: Some(pb::TimeRange {
+                start_time: Some(noon(0)),
+                end_time: Some(noon(1)),
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted.deleted, 43_200);
+    let rest = f.list(&["heart_rate"]).await;
+    let kept: Vec<i64> = times
+        .iter()
+        .copied()
+        .filter(|&t| t < T0 + 43_200_000 || t >= T0 + 86_400_000 + 43_200_000)
+        .collect();
+    assert_eq!(rest.series[0].times, kept);
+}
+
+#[tokio::test]
 async fn another_application_sees_nothing_and_a_phone_writes_only_its_own_user() {
     let f = fixture().await;
     let developer = f

@@ -13,9 +13,10 @@ use super::{SeaStore, internal};
 use crate::domain::error::{Error, Result};
 use crate::domain::health::Sample;
 
-/// Packed bytes per INSERT on PostgreSQL: sqlx does not set TCP_NODELAY, and a statement larger
-/// than the socket takes in one write has its tail held back by the peer's delayed ACK (~40 ms).
-const PG_INSERT_BYTES: usize = 48 * 1024;
+/// Packed bytes per statement on PostgreSQL. sqlx does not set TCP_NODELAY: a statement larger
+/// than the socket's initial send buffer (16 KiB) has its tail held back until the peer's
+/// delayed ACK (~40 ms a statement, measured). Larger blocks are written in pieces.
+const PG_STATEMENT_BYTES: usize = 12 * 1024;
 /// Blocks per multi-row INSERT on SQLite (7 parameters each, under its 32,766 limit).
 const SQLITE_INSERT_ROWS: usize = 1000;
 
@@ -92,7 +93,7 @@ pub(super) async fn insert_blocks(
                 rest.iter()
                     .take_while(|b| {
                         bytes += b.data.len();
-                        bytes <= PG_INSERT_BYTES
+                        bytes <= PG_STATEMENT_BYTES
                     })
                     .count()
                     .max(1)
@@ -101,6 +102,13 @@ pub(super) async fn insert_blocks(
         };
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
+        if let [big] = chunk
+            && backend == DbBackend::Postgres
+            && big.data.len() > PG_STATEMENT_BYTES
+        {
+            insert_in_pieces(conn, big).await?;
+            continue;
+        }
         let sql = format!(
             "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, \
              sample_count, data) VALUES {}",
@@ -119,20 +127,72 @@ pub(super) async fn insert_blocks(
 
 /// Replaces a stored block's samples.
 pub(super) async fn update_block(conn: &impl ConnectionTrait, block: &StoredBlock) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let first = first_piece(backend, &block.data);
     let sql = "UPDATE sample_block SET first_time = ?, last_time = ?, sample_count = ?, data = ? \
                WHERE source_id = ? AND series_type_id = ? AND block_start = ?";
     let values = vec![
         block.first_time.into(),
         block.last_time.into(),
         block.count.into(),
-        block.data.clone().into(),
+        block.data[..first].to_vec().into(),
         block.source_id.into(),
         block.series_type_id.into(),
         block.start.into(),
     ];
-    conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
+    conn.execute_raw(stmt(backend, sql, values))
         .await
         .map_err(internal)?;
+    append_pieces(conn, block, first).await
+}
+
+/// How much of `data` the first statement carries.
+fn first_piece(backend: DbBackend, data: &[u8]) -> usize {
+    match backend {
+        DbBackend::Postgres => data.len().min(PG_STATEMENT_BYTES),
+        _ => data.len(),
+    }
+}
+
+/// Inserts one large block: its first piece, then the rest appended.
+async fn insert_in_pieces(conn: &impl ConnectionTrait, block: &StoredBlock) -> Result<()> {
+    let first = first_piece(conn.get_database_backend(), &block.data);
+    let head = StoredBlock {
+        data: block.data[..first].to_vec(),
+        ..*block
+    };
+    let sql = "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, \
+               sample_count, data) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    conn.execute_raw(stmt(
+        conn.get_database_backend(),
+        sql,
+        head.values().to_vec(),
+    ))
+    .await
+    .map_err(internal)?;
+    append_pieces(conn, block, first).await
+}
+
+/// Appends `block.data[from..]` to the stored block in statements of at most
+/// `PG_STATEMENT_BYTES` (inside the caller's transaction, so readers never see a part).
+async fn append_pieces(
+    conn: &impl ConnectionTrait,
+    block: &StoredBlock,
+    from: usize,
+) -> Result<()> {
+    let sql = "UPDATE sample_block SET data = data || ? \
+               WHERE source_id = ? AND series_type_id = ? AND block_start = ?";
+    for piece in block.data[from..].chunks(PG_STATEMENT_BYTES) {
+        let values = vec![
+            piece.to_vec().into(),
+            block.source_id.into(),
+            block.series_type_id.into(),
+            block.start.into(),
+        ];
+        conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
+            .await
+            .map_err(internal)?;
+    }
     Ok(())
 }
 
