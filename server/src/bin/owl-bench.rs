@@ -90,7 +90,15 @@ fn series_messages(
         .map(|offset| {
             let n = per_message.min(count - offset);
             let times: Vec<i64> = (0..n).map(|i| start + (offset + i) * MINUTE).collect();
-            let values: Vec<f64> = (0..n).map(|i| 55.0 + ((offset + i) % 60) as f64).collect();
+            // Whole numbers for counts and rates; distances with centimetres, as trackers report.
+            let fraction = if series_type.starts_with("distance") {
+                0.37
+            } else {
+                0.0
+            };
+            let values: Vec<f64> = (0..n)
+                .map(|i| 55.0 + ((offset + i) % 60) as f64 + fraction)
+                .collect();
             pb::StreamSamplesRequest {
                 parent: if offset == 0 {
                     parent.to_owned()
@@ -252,6 +260,26 @@ async fn main() -> anyhow::Result<()> {
         "replay stored something new"
     );
 
+    // The same amount of fractional values (distances), whose blocks are ~4x larger.
+    let distances = series_messages(
+        &ingest_user.name,
+        "distance_walking_running",
+        "m",
+        later,
+        args.ingest,
+        args.message,
+    );
+    let started = Instant::now();
+    let stored = backend
+        .stream_samples(tokio_stream::iter(distances))
+        .await?;
+    let fractional = started.elapsed();
+    anyhow::ensure!(
+        stored.stats.map(|s| s.inserted) == Some(args.ingest),
+        "fractional ingest stored {:?}",
+        stored.stats
+    );
+
     // 30 days of 1-minute heart rate: 43,200 samples.
     let month = 30 * 24 * 60;
     backend
@@ -343,6 +371,11 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| ingest {} samples into a user with {} (StreamSamples, messages of {}) | {:.0} samples/s | ~2,180 records/s (SDK push) | ≥ 200,000/s |",
         args.ingest, args.preload, args.message, ingest_rate
+    );
+    println!(
+        "| ingest {} fractional samples (distances) into the same user | {:.0} samples/s | — | ≥ 200,000/s |",
+        args.ingest,
+        args.ingest as f64 / fractional.as_secs_f64()
     );
     println!(
         "| replay of the same {} (all skipped) | {:.0} samples/s | — | — |",
