@@ -18,32 +18,27 @@ const PAGE: i64 = 50_000;
 
 /// The blocks table. The blob comes last, so scans that read only the keys and bounds never
 /// load it. PostgreSQL keeps blobs out of line and uncompressed: they are packed already.
-fn blocks_table(backend: DbBackend) -> Vec<&'static str> {
-    match backend {
-        DbBackend::Postgres => vec![
-            "CREATE TABLE sample_block (\
-               source_id BIGINT NOT NULL, \
-               series_type_id INTEGER NOT NULL, \
-               block_start BIGINT NOT NULL, \
-               first_time BIGINT NOT NULL, \
-               last_time BIGINT NOT NULL, \
-               sample_count INTEGER NOT NULL, \
-               data BYTEA NOT NULL, \
-               PRIMARY KEY (source_id, series_type_id, block_start))",
-            "ALTER TABLE sample_block ALTER COLUMN data SET STORAGE EXTERNAL",
-        ],
-        _ => vec![
-            "CREATE TABLE sample_block (\
-               source_id BIGINT NOT NULL, \
-               series_type_id INTEGER NOT NULL, \
-               block_start BIGINT NOT NULL, \
-               first_time BIGINT NOT NULL, \
-               last_time BIGINT NOT NULL, \
-               sample_count INTEGER NOT NULL, \
-               data BLOB NOT NULL, \
-               PRIMARY KEY (source_id, series_type_id, block_start))",
-        ],
+fn blocks_table(backend: DbBackend) -> Vec<String> {
+    let blob = if backend == DbBackend::Postgres {
+        "BYTEA"
+    } else {
+        "BLOB"
+    };
+    let mut sql = vec![format!(
+        "CREATE TABLE sample_block (\
+           source_id BIGINT NOT NULL, \
+           series_type_id INTEGER NOT NULL, \
+           block_start BIGINT NOT NULL, \
+           first_time BIGINT NOT NULL, \
+           last_time BIGINT NOT NULL, \
+           sample_count INTEGER NOT NULL, \
+           data {blob} NOT NULL, \
+           PRIMARY KEY (source_id, series_type_id, block_start))"
+    )];
+    if backend == DbBackend::Postgres {
+        sql.push("ALTER TABLE sample_block ALTER COLUMN data SET STORAGE EXTERNAL".into());
     }
+    sql
 }
 
 /// `sql` with `?` placeholders numbered for PostgreSQL.
@@ -184,7 +179,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let conn = manager.get_connection();
         for sql in blocks_table(manager.get_database_backend()) {
-            conn.execute_unprepared(sql).await?;
+            conn.execute_unprepared(&sql).await?;
         }
         pack(conn).await?;
         conn.execute_unprepared("DROP TABLE data_point_series")

@@ -47,18 +47,20 @@ async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
 }
 
 async fn count(db: &DatabaseConnection, table: &str) -> i64 {
-    let sql = format!("SELECT COUNT(*) FROM {table}");
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
+    scalar(db, &format!("SELECT COUNT(*) FROM {table}")).await
 }
 
 /// Samples stored in blocks, summed from the block headers.
 async fn stored_samples(db: &DatabaseConnection) -> i64 {
-    let sql = "SELECT COALESCE(SUM(sample_count), 0) FROM sample_block";
+    scalar(
+        db,
+        "SELECT COALESCE(SUM(sample_count), 0) FROM sample_block",
+    )
+    .await
+}
+
+/// The integer that `sql` selects.
+async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await

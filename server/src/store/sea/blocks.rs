@@ -226,7 +226,26 @@ pub(super) struct Scan<'a> {
     pub extra: Option<(String, Vec<Value>)>,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    /// The blocks of `source_ids` and `types` within [start, end), oldest first.
+    pub fn new(
+        source_ids: &'a [i64],
+        types: &'a [i32],
+        start: Option<i64>,
+        end: Option<i64>,
+        order: Order,
+    ) -> Self {
+        Scan {
+            source_ids,
+            types,
+            start,
+            end,
+            order,
+            newest_first: false,
+            extra: None,
+        }
+    }
+
     fn sql(self) -> (String, Vec<Value>) {
         let mut values: Vec<Value> = self.source_ids.iter().map(|&id| id.into()).collect();
         let mut sql = format!(
@@ -263,7 +282,8 @@ impl Scan<'_> {
 }
 
 impl SeaStore {
-    /// Streams the blocks of `scan` to `each`, one at a time, until it breaks.
+    /// Streams the blocks of `scan` to `each`, one at a time and holding only the samples within
+    /// the scan's range, until it breaks.
     pub(super) async fn scan_blocks(
         &self,
         scan: Scan<'_>,
@@ -273,6 +293,7 @@ impl SeaStore {
             return Ok(());
         }
         let backend = self.db.get_database_backend();
+        let (start, end) = (scan.start, scan.end);
         let (sql, values) = scan.sql();
         let mut rows = self
             .db
@@ -281,12 +302,13 @@ impl SeaStore {
             .map_err(internal)?;
         while let Some(row) = rows.try_next().await.map_err(internal)? {
             let data: Vec<u8> = get(&row, 3)?;
-            let block = Block {
+            let mut block = Block {
                 source_id: get(&row, 0)?,
                 series_type_id: get(&row, 1)?,
                 start: get(&row, 2)?,
                 samples: decode_block(&data)?,
             };
+            within(&mut block.samples, start, end);
             if each(block)?.is_break() {
                 break;
             }
@@ -296,7 +318,7 @@ impl SeaStore {
 }
 
 /// Keeps the samples of `samples` within [start, end).
-pub(super) fn within(samples: &mut Vec<Sample>, start: Option<i64>, end: Option<i64>) {
+fn within(samples: &mut Vec<Sample>, start: Option<i64>, end: Option<i64>) {
     if start.is_some() || end.is_some() {
         samples.retain(|s| start.is_none_or(|t| s.time >= t) && end.is_none_or(|t| s.time < t));
     }

@@ -9,7 +9,7 @@ use owl_migration::sample_codec::block_start;
 use sea_orm::Value;
 
 use super::SeaStore;
-use super::blocks::{Order, Scan, within};
+use super::blocks::{Order, Scan};
 use crate::domain::error::Result;
 use crate::domain::health::series::{Buckets, merge_minutes};
 use crate::domain::health::{
@@ -62,11 +62,14 @@ impl Runs {
     }
 }
 
+/// Each source's rank and its samples of one series type and day.
+type DayOfSources = Vec<(i32, Vec<Sample>)>;
+
 /// The blocks of every source for one series type and day, gathered for the merged view.
 #[derive(Default)]
 struct Group {
     key: Option<(i32, i64)>,
-    sources: Vec<(i32, Vec<Sample>)>,
+    sources: DayOfSources,
 }
 
 impl Group {
@@ -76,7 +79,7 @@ impl Group {
         key: (i32, i64),
         rank: i32,
         samples: Vec<Sample>,
-    ) -> Option<(i32, Vec<(i32, Vec<Sample>)>)> {
+    ) -> Option<(i32, DayOfSources)> {
         let previous = match self.key {
             Some(k) if k != key => self.take(),
             _ => None,
@@ -87,7 +90,7 @@ impl Group {
     }
 
     /// The gathered group's series type and blocks.
-    fn take(&mut self) -> Option<(i32, Vec<(i32, Vec<Sample>)>)> {
+    fn take(&mut self) -> Option<(i32, DayOfSources)> {
         let (series_type_id, _) = self.key.take()?;
         Some((series_type_id, std::mem::take(&mut self.sources)))
     }
@@ -118,14 +121,39 @@ fn bucket_rows(source_uid: Uuid, series_type_id: i32, buckets: Buckets, rows: &m
     }));
 }
 
-fn ranks_by_source(ranks: &[(i64, i32)]) -> (Vec<i64>, HashMap<i64, i32>) {
-    (
-        ranks.iter().map(|&(id, _)| id).collect(),
-        ranks.iter().copied().collect(),
-    )
-}
-
 impl SeaStore {
+    /// Streams the merged view of the sources ranked in `ranks`: for each series type and day
+    /// (in the scan's order), `each` gets the samples of the best source of every minute, in
+    /// time order, until it breaks.
+    async fn scan_merged(
+        &self,
+        ranks: &[(i64, i32)],
+        mut scan: Scan<'_>,
+        mut each: impl FnMut(i32, Vec<Sample>) -> ControlFlow<()>,
+    ) -> Result<()> {
+        let ids: Vec<i64> = ranks.iter().map(|&(id, _)| id).collect();
+        let rank_of: HashMap<i64, i32> = ranks.iter().copied().collect();
+        scan.source_ids = &ids;
+        scan.order = Order::ByType;
+        let mut group = Group::default();
+        let mut flow = ControlFlow::Continue(());
+        self.scan_blocks(scan, |block| {
+            let rank = rank_of.get(&block.source_id).copied().unwrap_or(i32::MAX);
+            let key = (block.series_type_id, block.start);
+            if let Some((series_type_id, sources)) = group.add(key, rank, block.samples) {
+                flow = each(series_type_id, merge_minutes(sources));
+            }
+            Ok(flow)
+        })
+        .await?;
+        if flow.is_continue()
+            && let Some((series_type_id, sources)) = group.take()
+        {
+            let _ = each(series_type_id, merge_minutes(sources));
+        }
+        Ok(())
+    }
+
     /// Samples of each source in (source, series type, time) order.
     pub(super) async fn list_raw(&self, q: &SampleQuery) -> Result<Vec<SampleRun>> {
         let sources = self.user_sources(q.user_id).await?;
@@ -158,17 +186,10 @@ impl SeaStore {
         if q.limit == 0 {
             return Ok(out.runs);
         }
-        let scan = Scan {
-            source_ids: &ids,
-            types: &q.series_type_ids,
-            start: q.start,
-            end: q.end,
-            order: Order::BySource,
-            newest_first: q.newest_first,
-            extra,
-        };
+        let mut scan = Scan::new(&ids, &q.series_type_ids, q.start, q.end, Order::BySource);
+        scan.newest_first = q.newest_first;
+        scan.extra = extra;
         self.scan_blocks(scan, |mut block| {
-            within(&mut block.samples, q.start, q.end);
             if let Some((id, c)) = &after
                 && block.source_id == *id
                 && block.series_type_id == c.series_type_id
@@ -191,9 +212,14 @@ impl SeaStore {
         q: &SampleQuery,
         ranks: &[(i64, i32)],
     ) -> Result<Vec<SampleRun>> {
-        let (ids, rank_of) = ranks_by_source(ranks);
+        let mut out = Runs::new(q.limit);
+        if q.limit == 0 {
+            return Ok(out.runs);
+        }
         let cmp = if q.newest_first { "<=" } else { ">=" };
-        let extra = q.after.map(|c| {
+        let mut scan = Scan::new(&[], &q.series_type_ids, q.start, q.end, Order::ByType);
+        scan.newest_first = q.newest_first;
+        scan.extra = q.after.map(|c| {
             let t = c.series_type_id;
             (
                 format!(
@@ -202,13 +228,8 @@ impl SeaStore {
                 vec![t.into(), t.into(), Value::from(block_start(c.time))],
             )
         });
-        let mut out = Runs::new(q.limit);
-        if q.limit == 0 {
-            return Ok(out.runs);
-        }
         // The cursor filters after merging, so that its minute ranks as on the previous page.
-        let emit = |series_type_id: i32, sources: Vec<(i32, Vec<Sample>)>, out: &mut Runs| {
-            let mut samples = merge_minutes(sources);
+        self.scan_merged(ranks, scan, |series_type_id, mut samples| {
             if let Some(c) = &q.after
                 && c.series_type_id == series_type_id
             {
@@ -218,32 +239,8 @@ impl SeaStore {
                 samples.reverse();
             }
             out.push(MERGED, series_type_id, samples)
-        };
-        let mut group = Group::default();
-        let scan = Scan {
-            source_ids: &ids,
-            types: &q.series_type_ids,
-            start: q.start,
-            end: q.end,
-            order: Order::ByType,
-            newest_first: q.newest_first,
-            extra,
-        };
-        self.scan_blocks(scan, |mut block| {
-            within(&mut block.samples, q.start, q.end);
-            let rank = rank_of.get(&block.source_id).copied().unwrap_or(i32::MAX);
-            let key = (block.series_type_id, block.start);
-            Ok(match group.add(key, rank, block.samples) {
-                Some((series_type_id, sources)) => emit(series_type_id, sources, &mut out),
-                None => ControlFlow::Continue(()),
-            })
         })
         .await?;
-        if out.room > 0
-            && let Some((series_type_id, sources)) = group.take()
-        {
-            let _ = emit(series_type_id, sources, &mut out);
-        }
         Ok(out.runs)
     }
 
@@ -254,17 +251,8 @@ impl SeaStore {
         let uid = |id: i64| sources.get(&id).copied().unwrap_or(MERGED);
         let mut rows = Vec::new();
         let mut current: Option<(i64, i32, Buckets)> = None;
-        let scan = Scan {
-            source_ids: &ids,
-            types: &q.series_type_ids,
-            start: q.start,
-            end: q.end,
-            order: Order::BySource,
-            newest_first: false,
-            extra: None,
-        };
-        self.scan_blocks(scan, |mut block| {
-            within(&mut block.samples, q.start, q.end);
+        let scan = Scan::new(&ids, &q.series_type_ids, q.start, q.end, Order::BySource);
+        self.scan_blocks(scan, |block| {
             let same = matches!(&current, Some((s, t, _)) if *s == block.source_id && *t == block.series_type_id);
             if !same {
                 if let Some((s, t, buckets)) = current.take() {
@@ -290,44 +278,22 @@ impl SeaStore {
         q: &AggregateQuery,
         ranks: &[(i64, i32)],
     ) -> Result<Vec<BucketRow>> {
-        let (ids, rank_of) = ranks_by_source(ranks);
         let mut rows = Vec::new();
         let mut current: Option<(i32, Buckets)> = None;
-        let mut fill =
-            |series_type_id: i32, sources: Vec<(i32, Vec<Sample>)>, rows: &mut Vec<BucketRow>| {
-                if current.as_ref().is_none_or(|(t, _)| *t != series_type_id) {
-                    if let Some((t, buckets)) = current.take() {
-                        bucket_rows(MERGED, t, buckets, rows);
-                    }
-                    current = Some((series_type_id, Buckets::new(q.bucket)));
+        let scan = Scan::new(&[], &q.series_type_ids, q.start, q.end, Order::ByType);
+        self.scan_merged(ranks, scan, |series_type_id, samples| {
+            if current.as_ref().is_none_or(|(t, _)| *t != series_type_id) {
+                if let Some((t, buckets)) = current.take() {
+                    bucket_rows(MERGED, t, buckets, &mut rows);
                 }
-                if let Some((_, buckets)) = &mut current {
-                    merge_minutes(sources).iter().for_each(|s| buckets.add(s));
-                }
-            };
-        let mut group = Group::default();
-        let scan = Scan {
-            source_ids: &ids,
-            types: &q.series_type_ids,
-            start: q.start,
-            end: q.end,
-            order: Order::ByType,
-            newest_first: false,
-            extra: None,
-        };
-        self.scan_blocks(scan, |mut block| {
-            within(&mut block.samples, q.start, q.end);
-            let rank = rank_of.get(&block.source_id).copied().unwrap_or(i32::MAX);
-            let key = (block.series_type_id, block.start);
-            if let Some((series_type_id, sources)) = group.add(key, rank, block.samples) {
-                fill(series_type_id, sources, &mut rows);
+                current = Some((series_type_id, Buckets::new(q.bucket)));
             }
-            Ok(ControlFlow::Continue(()))
+            if let Some((_, buckets)) = &mut current {
+                samples.iter().for_each(|s| buckets.add(s));
+            }
+            ControlFlow::Continue(())
         })
         .await?;
-        if let Some((series_type_id, sources)) = group.take() {
-            fill(series_type_id, sources, &mut rows);
-        }
         if let Some((t, buckets)) = current {
             bucket_rows(MERGED, t, buckets, &mut rows);
         }
