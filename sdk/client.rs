@@ -8,8 +8,10 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::pb;
 use crate::pb::application_service_client::ApplicationServiceClient;
+use crate::pb::connection_service_client::ConnectionServiceClient;
 use crate::pb::developer_service_client::DeveloperServiceClient;
 use crate::pb::event_service_client::EventServiceClient;
+use crate::pb::provider_service_client::ProviderServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
 use crate::pb::summary_service_client::SummaryServiceClient;
 use crate::pb::time_series_service_client::TimeSeriesServiceClient;
@@ -157,6 +159,16 @@ impl Client {
         TimeSeriesServiceClient::with_interceptor(self.channel(), self.auth())
     }
 
+    /// The generated ConnectionService client with these credentials.
+    pub fn connections(&self) -> ConnectionServiceClient<InterceptedService<Channel, Auth>> {
+        ConnectionServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// The generated ProviderService client with these credentials.
+    pub fn providers(&self) -> ProviderServiceClient<InterceptedService<Channel, Auth>> {
+        ProviderServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
     /// Streams sample batches in one transaction (`StreamSamples`); the first message names
     /// the user. Native gRPC only: browsers use `write_samples`.
     pub async fn stream_samples(
@@ -242,6 +254,18 @@ rpcs!(summaries {
     list_daily_summaries(pb::ListDailySummariesRequest) -> pb::ListDailySummariesResponse;
 });
 
+rpcs!(connections {
+    start_connection(pb::StartConnectionRequest) -> pb::StartConnectionResponse;
+    list_connections(pb::ListConnectionsRequest) -> pb::ListConnectionsResponse;
+    get_connection(pb::GetConnectionRequest) -> pb::Connection;
+    delete_connection(pb::DeleteConnectionRequest) -> ();
+});
+
+rpcs!(providers {
+    list_providers(pb::ListProvidersRequest) -> pb::ListProvidersResponse;
+    update_provider(pb::UpdateProviderRequest) -> pb::Provider;
+});
+
 rpcs!(sdk_tokens {
     create_sdk_token(pb::CreateSdkTokenRequest) -> pb::SdkToken;
     create_invitation_code(pb::CreateInvitationCodeRequest) -> pb::InvitationCode;
@@ -282,4 +306,5 @@ streams! {
     stream_sample_series: list_samples(pb::ListSamplesRequest) -> pb::SampleSeries, series;
     stream_workouts: list_workouts(pb::ListWorkoutsRequest) -> pb::Workout, workouts;
     stream_sleep_sessions: list_sleep_sessions(pb::ListSleepSessionsRequest) -> pb::SleepSession, sleep_sessions;
+    stream_connections: list_connections(pb::ListConnectionsRequest) -> pb::Connection, connections;
 }

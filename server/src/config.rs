@@ -27,6 +27,11 @@ pub enum Environment {
 impl Environment {
     /// Staging and production log JSON.
     pub fn json_logs(self) -> bool {
+        self.is_deployed()
+    }
+
+    /// Staging and production: real users, no development conveniences.
+    pub fn is_deployed(self) -> bool {
         matches!(self, Environment::Staging | Environment::Production)
     }
 }
@@ -116,6 +121,17 @@ pub struct Config {
     pub provider_priority: Vec<String>,
     /// Default source priority: device types, highest first (OWL_DEVICE_TYPE_PRIORITY).
     pub device_type_priority: Vec<String>,
+}
+
+impl Config {
+    /// The public URL of the API without a trailing slash: SERVER_HOST, or the listen port on
+    /// localhost.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://localhost:{}", self.listen.port()),
+        }
+    }
 }
 
 /// An invalid variable and what is wrong with it.

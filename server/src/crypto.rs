@@ -131,6 +131,15 @@ impl JwtSigner {
     }
 }
 
+/// A 32-byte key for `purpose`, derived from `secret` (SHA-256 of both).
+pub fn derive_key(secret: &SecretString, purpose: &str) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(purpose.as_bytes());
+    hasher.update([0]);
+    hasher.update(secret.expose_secret().as_bytes());
+    hasher.finalize().to_vec()
+}
+
 /// AES-256-GCM with the deployment's encryption key; ciphertexts are nonce ‖ ciphertext ‖ tag.
 #[derive(Clone)]
 pub struct Cipher {

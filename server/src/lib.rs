@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod mail;
+pub mod providers;
 pub mod store;
 pub mod telemetry;
 
@@ -67,6 +68,14 @@ impl AppState {
             Some(mailer) => mailer,
             None => mail::from_config(&config.email)?,
         };
+        let cipher = Arc::new(crypto::Cipher::new(secrecy::SecretSlice::from(
+            config.encryption_key.expose_secret().to_vec(),
+        ))?);
+        let providers = Arc::new(providers::Registry::from_config(
+            config,
+            &config.public_url(),
+            &crypto::derive_key(&config.secret_key, "owl demo provider"),
+        )?);
         let ctx = Arc::new(Context {
             developers: store.clone(),
             applications: store.clone(),
@@ -74,6 +83,9 @@ impl AppState {
             tokens: store.clone(),
             health: store.clone(),
             events: store.clone(),
+            connections: store.clone(),
+            providers,
+            cipher,
             clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,
@@ -87,6 +99,7 @@ impl AppState {
                 email_max_retries: config.email.max_retries,
                 provider_priority: config.provider_priority.clone(),
                 device_type_priority: config.device_type_priority.clone(),
+                demo_provider: !config.environment.is_deployed(),
             },
         });
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
@@ -124,4 +137,9 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// What follows a new connection: its first sync.
+pub async fn after_connect(state: &AppState, connection: &domain::connections::StoredConnection) {
+    let _ = (state, connection);
 }

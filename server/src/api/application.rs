@@ -21,6 +21,7 @@ fn application(a: Application) -> pb::Application {
         name: format!("applications/{}", a.id),
         display_name: a.display_name,
         description: a.description,
+        redirect_uris: a.redirect_uris,
         create_time: timestamp(a.created_at),
         update_time: timestamp(a.updated_at),
     }
@@ -51,6 +52,7 @@ fn fields(a: &pb::Application) -> ApplicationFields {
     ApplicationFields {
         display_name: a.display_name.clone(),
         description: a.description.clone(),
+        redirect_uris: a.redirect_uris.clone(),
     }
 }
 

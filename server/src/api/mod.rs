@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use owl::pb::application_service_server::ApplicationServiceServer;
+use owl::pb::connection_service_server::ConnectionServiceServer;
 use owl::pb::developer_service_server::DeveloperServiceServer;
 use owl::pb::event_service_server::EventServiceServer;
+use owl::pb::provider_service_server::ProviderServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
 use owl::pb::summary_service_server::SummaryServiceServer;
 use owl::pb::time_series_service_server::TimeSeriesServiceServer;
@@ -16,10 +18,12 @@ use crate::AppState;
 
 mod application;
 mod auth;
+mod connections;
 mod convert;
 mod developer;
 mod events;
 mod http;
+mod oauth;
 mod sdk_token;
 pub mod status;
 mod summaries;
@@ -27,6 +31,7 @@ mod time_series;
 mod user;
 
 use application::ApplicationApi;
+use connections::{ConnectionApi, ProviderApi};
 use developer::DeveloperApi;
 use events::EventApi;
 use sdk_token::SdkTokenApi;
@@ -71,6 +76,8 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
         .add_service(EventServiceServer::new(EventApi(ctx.clone())))
         .add_service(SummaryServiceServer::new(SummaryApi(ctx.clone())))
+        .add_service(ConnectionServiceServer::new(ConnectionApi(ctx.clone())))
+        .add_service(ProviderServiceServer::new(ProviderApi(ctx.clone())))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),
@@ -81,5 +88,6 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .routes()
         .into_axum_router()
         .layer(tonic_web::GrpcWebLayer::new());
-    Ok(http::layered(grpc.merge(http::routes(state)), state))
+    let plain = http::routes(state).merge(oauth::routes(state));
+    Ok(http::layered(grpc.merge(plain), state))
 }

@@ -23,6 +23,10 @@ pub struct ProviderConfig {
     pub extra_secret: Option<SecretString>,
     /// STRAVA_EVENTS_PER_PAGE.
     pub events_per_page: Option<u32>,
+    /// `{PROVIDER}_API_BASE_URL`: the provider's data API (tests point it at a local fake).
+    pub api_base_url: Option<String>,
+    /// `{PROVIDER}_AUTH_BASE_URL`: the provider's OAuth server.
+    pub auth_base_url: Option<String>,
 }
 
 impl ProviderConfig {
@@ -68,6 +72,8 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
                     .or_else(|| default_scope(provider).map(String::from)),
                 extra_secret,
                 events_per_page,
+                api_base_url: r.get(&var("API_BASE_URL")),
+                auth_base_url: r.get(&var("AUTH_BASE_URL")),
             };
             if config.client_id.is_some() != config.client_secret.is_some() {
                 r.invalid(

@@ -15,6 +15,24 @@ use crate::crypto::{random_alphanumeric, random_token, token_digest};
 pub struct ApplicationFields {
     pub display_name: String,
     pub description: String,
+    pub redirect_uris: Vec<String>,
+}
+
+/// Most redirect URIs of one application.
+const MAX_REDIRECT_URIS: usize = 20;
+
+/// A URI a connect flow may end at: absolute, without a fragment; http(s) or an app's own
+/// scheme; never a scheme that runs code in the browser.
+pub fn valid_redirect_uri(uri: &str) -> bool {
+    match url::Url::parse(uri) {
+        Ok(u) => {
+            u.fragment().is_none()
+                && !matches!(u.scheme(), "javascript" | "data" | "file" | "vbscript")
+                && (!matches!(u.scheme(), "http" | "https") || u.host().is_some())
+                && uri.len() <= 2000
+        }
+        Err(_) => false,
+    }
 }
 
 /// A new API key with its secret, shown once.
@@ -51,6 +69,18 @@ fn validate(fields: &ApplicationFields, prefix: &str, v: &mut Violations) {
         false,
         1000,
     );
+    v.check(
+        fields.redirect_uris.len() <= MAX_REDIRECT_URIS,
+        &format!("{prefix}.redirect_uris"),
+        "at most 20 redirect URIs",
+    );
+    for (i, uri) in fields.redirect_uris.iter().enumerate() {
+        v.check(
+            valid_redirect_uri(uri),
+            &format!("{prefix}.redirect_uris[{i}]"),
+            "must be an absolute URL without a fragment (http, https or an app scheme)",
+        );
+    }
 }
 
 impl Applications<'_> {
@@ -65,6 +95,7 @@ impl Applications<'_> {
             id: Uuid::now_v7(),
             display_name: fields.display_name.trim().to_owned(),
             description: fields.description,
+            redirect_uris: fields.redirect_uris,
             created_at: now,
             updated_at: now,
         };
@@ -100,13 +131,13 @@ impl Applications<'_> {
         caller.developer()?;
         let mut v = Violations::new();
         let mask: Vec<&str> = if mask.is_empty() {
-            vec!["display_name", "description"]
+            vec!["display_name", "description", "redirect_uris"]
         } else {
             mask.iter().map(String::as_str).collect()
         };
         for path in &mask {
             v.check(
-                matches!(*path, "display_name" | "description"),
+                matches!(*path, "display_name" | "description" | "redirect_uris"),
                 "update_mask",
                 &format!("cannot update {path:?}"),
             );
@@ -118,10 +149,14 @@ impl Applications<'_> {
         if mask.contains(&"description") {
             application.description = fields.description;
         }
+        if mask.contains(&"redirect_uris") {
+            application.redirect_uris = fields.redirect_uris;
+        }
         validate(
             &ApplicationFields {
                 display_name: application.display_name.clone(),
                 description: application.description.clone(),
+                redirect_uris: application.redirect_uris.clone(),
             },
             "application",
             &mut v,

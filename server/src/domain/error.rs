@@ -24,6 +24,8 @@ pub enum Reason {
     OnboardingClosed,
     InvitationNotPending,
     ApiKeyRevoked,
+    ProviderDisabled,
+    ProviderNotConfigured,
     Unavailable,
     Internal,
 }
@@ -42,6 +44,8 @@ impl Reason {
             Reason::OnboardingClosed => "ONBOARDING_CLOSED",
             Reason::InvitationNotPending => "INVITATION_NOT_PENDING",
             Reason::ApiKeyRevoked => "API_KEY_REVOKED",
+            Reason::ProviderDisabled => "PROVIDER_DISABLED",
+            Reason::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }

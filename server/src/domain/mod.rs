@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::crypto::JwtSigner;
+use crate::crypto::{Cipher, JwtSigner};
+use crate::providers::Registry;
 use crate::store::{
-    ApplicationStore, DeveloperStore, EventStore, HealthStore, TokenStore, UserStore,
+    ApplicationStore, ConnectionStore, DeveloperStore, EventStore, HealthStore, TokenStore,
+    UserStore,
 };
 
 pub mod applications;
 pub mod auth;
 pub mod clock;
+pub mod connections;
 pub mod developers;
 pub mod error;
 pub mod health;
@@ -43,6 +46,9 @@ pub struct Settings {
     pub provider_priority: Vec<String>,
     /// Deployment default source priority: device types, highest first.
     pub device_type_priority: Vec<String>,
+    /// Whether the built-in demo provider is enabled unless a developer said otherwise (it is
+    /// in development and test, not in staging or production).
+    pub demo_provider: bool,
 }
 
 /// What every use-case may reach: stores, clock, signer, mailer and settings.
@@ -53,6 +59,11 @@ pub struct Context {
     pub tokens: Arc<dyn TokenStore>,
     pub health: Arc<dyn HealthStore>,
     pub events: Arc<dyn EventStore>,
+    pub connections: Arc<dyn ConnectionStore>,
+    /// The deployment's wearable providers.
+    pub providers: Arc<Registry>,
+    /// Encrypts provider tokens at rest.
+    pub cipher: Arc<Cipher>,
     pub clock: Arc<dyn Clock>,
     pub signer: JwtSigner,
     pub mailer: Arc<dyn Mailer>,

@@ -61,6 +61,8 @@ pub struct Application {
     pub id: Uuid,
     pub display_name: String,
     pub description: String,
+    /// Where a connect flow may send the user's browser at its end.
+    pub redirect_uris: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -41,6 +41,8 @@ pub trait HealthStore: Send + Sync {
     async fn aggregate_samples(&self, query: &AggregateQuery) -> Result<Vec<BucketRow>>;
     /// Deletes the matching samples; returns how many.
     async fn delete_samples(&self, filter: &SampleFilter) -> Result<u64>;
+    /// Deletes the samples and events of a user's sources from `provider`; returns how many.
+    async fn delete_provider_data(&self, user_id: Uuid, provider: &str) -> Result<u64>;
 }
 
 /// An open write: batches go in, `commit` makes all of them visible at once. Dropping it

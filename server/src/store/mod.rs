@@ -13,10 +13,12 @@ use crate::domain::model::{
 };
 use crate::domain::page::PageRequest;
 
+pub mod connections;
 pub mod entity;
 pub mod health;
 pub mod sea;
 
+pub use connections::ConnectionStore;
 pub use health::{EventStore, HealthStore, SampleWriter};
 pub use sea::{SeaStore, connect};
 

@@ -128,7 +128,10 @@ impl CapturingMailer {
     }
 }
 
-/// The server running in-process on 127.0.0.1:0.
+/// Where test applications' connect flows end (in every test application's redirect_uris).
+pub const APP_REDIRECT: &str = "https://app.example.com/connected";
+
+/// A server running in-process on 127.0.0.1:0.
 pub struct TestServer {
     pub url: String,
     pub db: TestDb,
@@ -170,6 +173,10 @@ impl TestServer {
                 r#"["http://app.example.com"]"#.into(),
             ),
         ]);
+        // Bound first, so that the server knows its public URL (OAuth callbacks, demo consent).
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        map.insert("SERVER_HOST".into(), url.clone());
         for (key, value) in vars {
             map.insert((*key).into(), (*value).into());
         }
@@ -184,8 +191,6 @@ impl TestServer {
             mailer: capture_mail.then_some(captured),
         };
         let state = AppState::from_config(&config, overrides).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(owl_server::run(state, listener, async move {
             let _ = rx.await;
@@ -229,6 +234,7 @@ impl TestServer {
             .create_application(pb::CreateApplicationRequest {
                 application: Some(pb::Application {
                     display_name: display_name.into(),
+                    redirect_uris: vec![APP_REDIRECT.into()],
                     ..Default::default()
                 }),
             })

@@ -9,6 +9,8 @@ pub struct Model {
     pub id: Uuid,
     pub display_name: String,
     pub description: String,
+    /// A JSON array of the URLs a connect flow may end at.
+    pub redirect_uris: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -7,6 +7,7 @@ pub mod developer;
 pub mod developer_invitation;
 pub mod event_record;
 pub mod invitation_code;
+pub mod oauth_state;
 pub mod onboarding;
 pub mod provider_settings;
 pub mod refresh_token;

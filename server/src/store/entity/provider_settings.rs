@@ -10,6 +10,8 @@ pub struct Model {
     pub enabled: bool,
     pub priority: i32,
     pub updated_at: DateTimeUtc,
+    /// `pull` or `webhook`.
+    pub sync_mode: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

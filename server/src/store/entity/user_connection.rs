@@ -20,6 +20,10 @@ pub struct Model {
     pub last_synced_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// Why the connection is not active.
+    pub state_reason: Option<String>,
+    /// Where the provider's incremental sync continues (provider-specific).
+    pub sync_cursor: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ use crate::domain::error::{Error, Result};
 
 mod accounts;
 mod blocks;
+mod connections;
 mod events;
 mod sample_reads;
 mod sample_writer;

@@ -295,4 +295,44 @@ impl HealthStore for SeaStore {
         txn.commit().await.map_err(internal)?;
         Ok(deleted as u64)
     }
+
+    async fn delete_provider_data(&self, user_id: Uuid, provider: &str) -> Result<u64> {
+        self.delete_sources_of(user_id, provider).await
+    }
+}
+
+impl SeaStore {
+    /// Deletes the sample blocks and the sources (events go with them) of a user's sources from
+    /// `provider`, in one transaction; returns the samples and events deleted.
+    pub(super) async fn delete_sources_of(&self, user_id: Uuid, provider: &str) -> Result<u64> {
+        let backend = self.db.get_database_backend();
+        let sources = "SELECT id FROM data_source WHERE user_id = ? AND provider = ?";
+        let values = || -> Vec<Value> { vec![user_id.into(), provider.into()] };
+        let txn = self.db.begin().await.map_err(internal)?;
+        let mut deleted: i64 = 0;
+        for count in [
+            format!(
+                "SELECT COALESCE(SUM(sample_count), 0) FROM sample_block WHERE source_id IN ({sources})"
+            ),
+            format!("SELECT COUNT(*) FROM event_record WHERE source_id IN ({sources})"),
+        ] {
+            if let Some(row) = txn
+                .query_one_raw(stmt(backend, &count, values()))
+                .await
+                .map_err(internal)?
+            {
+                deleted += get::<i64>(&row, 0)?;
+            }
+        }
+        for delete in [
+            format!("DELETE FROM sample_block WHERE source_id IN ({sources})"),
+            "DELETE FROM data_source WHERE user_id = ? AND provider = ?".to_owned(),
+        ] {
+            txn.execute_raw(stmt(backend, &delete, values()))
+                .await
+                .map_err(internal)?;
+        }
+        txn.commit().await.map_err(internal)?;
+        Ok(deleted as u64)
+    }
 }

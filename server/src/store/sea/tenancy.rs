@@ -22,9 +22,14 @@ fn to_application(m: application::Model) -> Application {
         id: m.id,
         display_name: m.display_name,
         description: m.description,
+        redirect_uris: serde_json::from_str(&m.redirect_uris).unwrap_or_default(),
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
+}
+
+fn redirect_uris(a: &Application) -> String {
+    serde_json::Value::from(a.redirect_uris.clone()).to_string()
 }
 
 fn to_api_key(m: api_key::Model) -> StoredApiKey {
@@ -102,6 +107,7 @@ impl ApplicationStore for SeaStore {
             id: Set(a.id),
             display_name: Set(a.display_name.clone()),
             description: Set(a.description.clone()),
+            redirect_uris: Set(redirect_uris(a)),
             created_at: Set(a.created_at),
             updated_at: Set(a.updated_at),
         };
@@ -142,6 +148,10 @@ impl ApplicationStore for SeaStore {
             .col_expr(
                 application::Column::Description,
                 Expr::value(a.description.clone()),
+            )
+            .col_expr(
+                application::Column::RedirectUris,
+                Expr::value(redirect_uris(a)),
             )
             .col_expr(application::Column::UpdatedAt, Expr::value(a.updated_at))
             .filter(application::Column::Id.eq(a.id))

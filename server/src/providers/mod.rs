@@ -1,0 +1,159 @@
+//! Wearable providers: the `Provider` trait each one implements, what they exchange with owl
+//! (tokens, fetched data, errors), and the `Registry` that holds the deployment's providers.
+//!
+//! Adding a provider is one module here and one line in `Registry::from_config`. The OAuth2
+//! mechanics every provider shares (authorization URL with PKCE, code exchange, refresh) are in
+//! `oauth`, over the `oauth2` crate.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use crate::config::Config;
+use crate::domain::health::SourceKey;
+use crate::domain::health::events::NewEvent;
+use crate::domain::health::intake::RawBatch;
+
+pub mod demo;
+pub mod oauth;
+
+pub use oauth::{Http, OAuthApp};
+
+/// What a provider offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderInfo {
+    /// Lowercase key, as in callback paths (`polar`).
+    pub key: &'static str,
+    pub display_name: &'static str,
+    /// owl can pull data from the provider's API.
+    pub pull: bool,
+    /// The provider pushes data or notifications to owl's webhook.
+    pub push: bool,
+    /// `workouts`, `sleep`, `activity`, `heart_rate`, `body`, `recovery`.
+    pub data_types: &'static [&'static str],
+    /// How far back a new connection's history is fetched.
+    pub backfill_days: i32,
+}
+
+/// Tokens from a code exchange or a refresh.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Granted scopes, space-separated.
+    pub scope: Option<String>,
+    /// The account's id at the provider, when the token response names it.
+    pub account_id: Option<String>,
+}
+
+/// What one fetch brought back, normalized into owl's model.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    /// Sample batches, each naming its source.
+    pub samples: Vec<RawBatch>,
+    /// Workouts and sleep sessions with the source they came from.
+    pub events: Vec<(SourceKey, NewEvent)>,
+    /// Where the next fetch continues; `None` keeps the previous cursor.
+    pub cursor: Option<String>,
+    /// More data is waiting after `cursor`: fetch again.
+    pub more: bool,
+}
+
+/// A provider call that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused the token (expired, revoked): refresh, or the connection is lost.
+    #[error("the provider refused the credentials: {0}")]
+    Unauthorized(String),
+    /// Too many requests; try again after the delay (Retry-After when the provider sent one).
+    #[error("rate limited by the provider")]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    /// The provider failed or could not be reached: retry later.
+    #[error("the provider is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider answered something owl cannot read.
+    #[error("unexpected answer from the provider: {0}")]
+    Malformed(String),
+}
+
+/// One wearable provider.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// What it offers.
+    fn info(&self) -> &ProviderInfo;
+    /// Its OAuth2 application: endpoints, scopes, PKCE, client credentials.
+    fn oauth(&self) -> &OAuthApp;
+    /// Whether the deployment can use it (client credentials are set).
+    fn configured(&self) -> bool {
+        self.oauth().configured()
+    }
+    /// Exchanges an authorization code for tokens.
+    async fn exchange(
+        &self,
+        http: &Http,
+        code: &str,
+        verifier: Option<&str>,
+    ) -> Result<Tokens, ProviderError> {
+        self.oauth().exchange(http, code, verifier).await
+    }
+    /// Gets new tokens with a refresh token.
+    async fn refresh(&self, http: &Http, refresh_token: &str) -> Result<Tokens, ProviderError> {
+        self.oauth().refresh(http, refresh_token).await
+    }
+    /// The account's id at the provider, and whatever registration it needs after consent.
+    async fn account(&self, http: &Http, tokens: &Tokens) -> Result<String, ProviderError>;
+    /// Fetches data after `cursor` (`None`: the backfill window before `now`).
+    async fn fetch(
+        &self,
+        http: &Http,
+        access_token: &str,
+        cursor: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Fetched, ProviderError>;
+    /// Revokes owl's access at the provider, as far as it allows.
+    async fn revoke(&self, http: &Http, tokens: &Tokens) -> Result<(), ProviderError>;
+}
+
+/// The deployment's providers by key.
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    demo: Arc<demo::Demo>,
+    /// The HTTP client providers are called with.
+    pub http: Http,
+}
+
+impl Registry {
+    /// Every provider owl knows, configured from `config`.
+    pub fn from_config(config: &Config, public_url: &str, demo_key: &[u8]) -> anyhow::Result<Self> {
+        let mut providers: BTreeMap<&'static str, Arc<dyn Provider>> = BTreeMap::new();
+        let demo = Arc::new(demo::Demo::new(public_url, demo_key)?);
+        providers.insert(demo.info().key, demo.clone());
+        let _ = config;
+        Ok(Registry {
+            providers,
+            demo,
+            http: Http::new()?,
+        })
+    }
+
+    /// The provider with `key`.
+    pub fn get(&self, key: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(key)
+    }
+
+    /// The built-in demo provider, whose consent page owl serves.
+    pub fn demo(&self) -> &demo::Demo {
+        &self.demo
+    }
+
+    /// Every provider, by key.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
+    }
+}
