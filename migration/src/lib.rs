@@ -6,6 +6,7 @@ pub(crate) mod m20261122_000001_create_developers;
 pub(crate) mod m20261122_000002_create_applications;
 mod m20261122_000003_create_health_data;
 mod m20261122_000004_create_source_priority;
+mod m20261201_000006_create_jobs;
 
 /// Every migration of owl, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_applications::Migration),
             Box::new(m20261122_000003_create_health_data::Migration),
             Box::new(m20261122_000004_create_source_priority::Migration),
+            Box::new(m20261201_000006_create_jobs::Migration),
         ]
     }
 }

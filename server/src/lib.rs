@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod jobs;
 pub mod mail;
 pub mod store;
 pub mod telemetry;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// Where the deployment runs.
     pub environment: Environment,
+    /// Background work: the queue (Redis or embedded), workers and the scheduler.
+    pub jobs: jobs::Jobs,
 }
 
 /// Replacements for tests: a fixed clock, a capturing mailer.
@@ -63,6 +66,19 @@ impl AppState {
             ),
             None => None,
         };
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let job_settings =
+            jobs::JobsSettings::from_config(&config.jobs, config.sync_interval_seconds);
+        let jobs = match &cache {
+            Some(pool) => jobs::Jobs::redis(
+                pool.clone(),
+                &config.jobs.redis_key_prefix,
+                store.clone(),
+                clock.clone(),
+                job_settings,
+            ),
+            None => jobs::Jobs::embedded(store.clone(), clock.clone(), job_settings),
+        };
         let mailer = match overrides.mailer {
             Some(mailer) => mailer,
             None => mail::from_config(&config.email)?,
@@ -74,7 +90,7 @@ impl AppState {
             tokens: store.clone(),
             health: store.clone(),
             events: store.clone(),
-            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock,
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,
             settings: Settings {
@@ -100,6 +116,7 @@ impl AppState {
             cache,
             cors_origins: Arc::new(config.cors_origins.clone()),
             environment: config.environment,
+            jobs,
         })
     }
 }

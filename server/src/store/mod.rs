@@ -15,9 +15,11 @@ use crate::domain::page::PageRequest;
 
 pub mod entity;
 pub mod health;
+pub mod jobs;
 pub mod sea;
 
 pub use health::{EventStore, HealthStore, SampleWriter};
+pub use jobs::{JobStore, SyncStore};
 pub use sea::{SeaStore, connect};
 
 /// Developers, onboarding and team invitations.

@@ -13,6 +13,7 @@ use crate::domain::error::{Error, Result};
 
 mod accounts;
 mod events;
+mod jobs;
 mod sample_writer;
 mod samples;
 mod tenancy;

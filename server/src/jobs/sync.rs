@@ -1,0 +1,160 @@
+//! Sync jobs: enqueueing one (with its queued run record) and the handler that runs it.
+//!
+//! Providers arrive with issue 5, so the handler fetches nothing yet: it records the run as
+//! started and then as succeeded with no items. What is real is the life of the record and its
+//! idempotence: the run's id travels in the payload, so a redelivered job updates the same
+//! record instead of creating another.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::queue::{Delivery, Enqueued, NewJob, Queue, clip_error};
+use super::runs::{ConnectionRef, SyncRun, SyncSource, SyncStatus};
+use super::worker::Handler;
+use crate::domain::Clock;
+use crate::domain::error::Result;
+use crate::store::jobs::SyncStore;
+
+/// The job kind of syncs.
+pub const SYNC_KIND: &str = "sync";
+
+/// The input of a sync job.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncPayload {
+    pub run_id: Uuid,
+    pub connection_id: Uuid,
+    pub user_id: Uuid,
+    pub provider: String,
+    pub source: SyncSource,
+    /// Backfill day range, UNIX milliseconds, end exclusive.
+    pub range: Option<(i64, i64)>,
+}
+
+impl SyncPayload {
+    fn connection(&self) -> ConnectionRef {
+        ConnectionRef {
+            id: self.connection_id,
+            user_id: self.user_id,
+            provider: self.provider.clone(),
+        }
+    }
+}
+
+/// Enqueues sync jobs and records their runs.
+#[derive(Clone)]
+pub struct SyncJobs {
+    queue: Arc<dyn Queue>,
+    store: Arc<dyn SyncStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SyncJobs {
+    /// Sync jobs on `queue`, runs in `store`.
+    pub fn new(queue: Arc<dyn Queue>, store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>) -> Self {
+        SyncJobs {
+            queue,
+            store,
+            clock,
+        }
+    }
+
+    /// Enqueues a sync of `connection` and records it as queued. While a sync of the same
+    /// connection (or a backfill of the same range) is pending, nothing is enqueued and the
+    /// pending job's id is returned without a run.
+    pub async fn enqueue(
+        &self,
+        connection: &ConnectionRef,
+        source: SyncSource,
+        range: Option<(i64, i64)>,
+    ) -> Result<(Enqueued, Option<SyncRun>)> {
+        let payload = SyncPayload {
+            run_id: Uuid::now_v7(),
+            connection_id: connection.id,
+            user_id: connection.user_id,
+            provider: connection.provider.clone(),
+            source,
+            range,
+        };
+        let dedup = match range {
+            Some((start, end)) => format!("backfill:{}:{start}:{end}", connection.id),
+            None => format!("sync:{}", connection.id),
+        };
+        let json = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
+        let outcome = self
+            .queue
+            .enqueue(NewJob::new(SYNC_KIND, json).dedup(dedup))
+            .await?;
+        if let Enqueued::Duplicate(_) = outcome {
+            return Ok((outcome, None));
+        }
+        let run = SyncRun::queued(
+            payload.run_id,
+            connection,
+            source,
+            range,
+            self.clock.now(),
+        );
+        // A fast worker may have started the run already; the insert then does nothing.
+        self.store.insert_sync_run(&run).await?;
+        Ok((outcome, Some(run)))
+    }
+}
+
+/// Runs sync jobs.
+pub struct SyncHandler {
+    store: Arc<dyn SyncStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SyncHandler {
+    /// A handler recording runs in `store`.
+    pub fn new(store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>) -> Self {
+        SyncHandler { store, clock }
+    }
+
+    /// The provider work of a sync. Providers arrive with issue 5: nothing to fetch yet.
+    async fn pull(&self, _payload: &SyncPayload) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Handler for SyncHandler {
+    async fn handle(&self, job: &Delivery, last_attempt: bool) -> anyhow::Result<()> {
+        let payload: SyncPayload = serde_json::from_str(&job.payload)?;
+        let run = SyncRun::queued(
+            payload.run_id,
+            &payload.connection(),
+            payload.source,
+            payload.range,
+            self.clock.now(),
+        );
+        let attempt = i32::try_from(job.attempt).unwrap_or(i32::MAX);
+        self.store
+            .start_sync_run(&run, attempt, self.clock.now())
+            .await?;
+        match self.pull(&payload).await {
+            Ok(()) => {
+                self.store
+                    .finish_sync_run(run.id, SyncStatus::Succeeded, None, true, self.clock.now())
+                    .await?;
+                Ok(())
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                let message = clip_error(&message);
+                let status = if last_attempt {
+                    SyncStatus::Failed
+                } else {
+                    SyncStatus::Running
+                };
+                self.store
+                    .finish_sync_run(run.id, status, Some(message), last_attempt, self.clock.now())
+                    .await?;
+                Err(error)
+            }
+        }
+    }
+}
