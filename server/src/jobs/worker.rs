@@ -149,7 +149,7 @@ impl Worker {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let pause = Duration::from_millis(100u64 << failures.min(6));
+                    let pause = Duration::from_millis(100u64 << failures.min(4));
                     tracing::warn!(%error, retry_in_ms = pause.as_millis() as u64, "worker cannot reserve jobs");
                     tokio::select! {
                         () = &mut shutdown => break,
