@@ -92,11 +92,7 @@ fn sync_run() -> TableCreateStatement {
         // queued, running, succeeded or failed.
         .col(ColumnDef::new(SyncRun::Status).string_len(16).not_null())
         .col(ColumnDef::new(SyncRun::Stage).string_len(64).not_null())
-        .col(
-            ColumnDef::new(SyncRun::ProgressPercent)
-                .double()
-                .not_null(),
-        )
+        .col(ColumnDef::new(SyncRun::ProgressPercent).double().not_null())
         .col(
             ColumnDef::new(SyncRun::ItemsProcessed)
                 .big_integer()

@@ -99,7 +99,10 @@ impl Rig {
 
     /// A queue on Redis at `url` (a server the test runs) over the database at `db_url`.
     async fn on_redis(url: &str, db_url: &str, settings: JobsSettings) -> Rig {
-        let redis = Some((url.to_owned(), format!("owl-test:{}:", Uuid::now_v7().simple())));
+        let redis = Some((
+            url.to_owned(),
+            format!("owl-test:{}:", Uuid::now_v7().simple()),
+        ));
         Rig::open(Backend::Redis, db_url, redis, settings).await
     }
 
@@ -386,9 +389,11 @@ async fn enqueued_jobs_each_run_and_are_acknowledged() {
         );
         let (registry, _, _) = scripted("w", &journal, &[]);
         let worker = spawn_worker(&rig, registry);
-        wait_until(Duration::from_secs(10), "every job is acknowledged", || async {
-            rig.stats().await.pending == 0
-        })
+        wait_until(
+            Duration::from_secs(10),
+            "every job is acknowledged",
+            || async { rig.stats().await.pending == 0 },
+        )
         .await;
         worker.abort();
         let effects = journal.effects();
@@ -556,9 +561,11 @@ async fn a_job_of_an_aborted_worker_is_reclaimed_by_another_and_takes_effect_onc
             ],
         );
         let worker_a = spawn_worker(&rig, registry_a);
-        wait_until(Duration::from_secs(5), "worker a holds both jobs", || async {
-            journal.calls().len() == 2
-        })
+        wait_until(
+            Duration::from_secs(5),
+            "worker a holds both jobs",
+            || async { journal.calls().len() == 2 },
+        )
         .await;
         // A second worker (another process) runs beside the live one: heartbeats keep the
         // jobs from it, well past the visibility timeout.
@@ -590,7 +597,10 @@ async fn a_job_of_an_aborted_worker_is_reclaimed_by_another_and_takes_effect_onc
         for job in [before, after] {
             let calls = journal.calls_of(job);
             assert_eq!(
-                calls.iter().map(|c| (c.worker, c.attempt)).collect::<Vec<_>>(),
+                calls
+                    .iter()
+                    .map(|c| (c.worker, c.attempt))
+                    .collect::<Vec<_>>(),
                 [("a", 1), ("b", 2)],
                 "{backend:?}"
             );
@@ -649,9 +659,11 @@ async fn an_always_failing_job_is_dead_lettered_with_its_error_and_can_be_requeu
         assert!(rig.queue().requeue(id).await.unwrap(), "{backend:?}");
         assert!(!rig.queue().requeue(id).await.unwrap(), "requeued once");
         assert!(!rig.queue().requeue(Uuid::now_v7()).await.unwrap());
-        wait_until(Duration::from_secs(5), "the requeued job is done", || async {
-            rig.stats().await == QueueStats::default()
-        })
+        wait_until(
+            Duration::from_secs(5),
+            "the requeued job is done",
+            || async { rig.stats().await == QueueStats::default() },
+        )
         .await;
         worker.abort();
         let calls = journal.calls_of(id);
@@ -852,7 +864,11 @@ async fn two_scheduler_replicas_enqueue_each_active_connection_once_per_interval
                 )
                 .await
                 .unwrap();
-            assert_eq!(runs.len(), 3 * connections, "one run per connection and interval");
+            assert_eq!(
+                runs.len(),
+                3 * connections,
+                "one run per connection and interval"
+            );
             assert!(runs.iter().all(|r| r.connection_id != Some(revoked)));
             assert!(runs.iter().all(|r| r.status == SyncStatus::Queued));
         }
@@ -1225,7 +1241,12 @@ async fn owl_worker_runs_queued_syncs_and_serve_no_worker_leaves_them_queued() {
             .unwrap()
             .port();
         let api_only = owl(dir.path(), &server.db.url, redis)
-            .args(["serve", "--no-worker", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "serve",
+                "--no-worker",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .spawn()
             .unwrap();
         let mut up = false;

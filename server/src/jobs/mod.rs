@@ -27,9 +27,7 @@ pub mod sync;
 pub mod worker;
 
 pub use embedded::EmbeddedQueue;
-pub use queue::{
-    DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats,
-};
+pub use queue::{DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats};
 pub use redis::RedisQueue;
 pub use scheduler::{DbLease, ScheduleLease, Scheduler, Tick};
 pub use sync::{SYNC_KIND, SyncHandler, SyncJobs, SyncPayload};

@@ -443,9 +443,9 @@ impl RedisQueue {
 impl Queue for RedisQueue {
     async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
         let id = Uuid::now_v7();
-        let ready = job
-            .delay
-            .map_or(0, |d| now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let ready = job.delay.map_or(0, |d| {
+            now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        });
         let dedup = job
             .dedup_key
             .as_ref()
@@ -453,7 +453,13 @@ impl Queue for RedisQueue {
         let winner: String = self
             .run(
                 &self.scripts.enqueue,
-                &[id.to_string(), job.kind, job.payload, ready.to_string(), dedup],
+                &[
+                    id.to_string(),
+                    job.kind,
+                    job.payload,
+                    ready.to_string(),
+                    dedup,
+                ],
             )
             .await
             .map_err(unavailable)?;

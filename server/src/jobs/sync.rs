@@ -89,13 +89,7 @@ impl SyncJobs {
         if let Enqueued::Duplicate(_) = outcome {
             return Ok((outcome, None));
         }
-        let run = SyncRun::queued(
-            payload.run_id,
-            connection,
-            source,
-            range,
-            self.clock.now(),
-        );
+        let run = SyncRun::queued(payload.run_id, connection, source, range, self.clock.now());
         // A fast worker may have started the run already; the insert then does nothing.
         self.store.insert_sync_run(&run).await?;
         Ok((outcome, Some(run)))
@@ -151,7 +145,13 @@ impl Handler for SyncHandler {
                     SyncStatus::Running
                 };
                 self.store
-                    .finish_sync_run(run.id, status, Some(message), last_attempt, self.clock.now())
+                    .finish_sync_run(
+                        run.id,
+                        status,
+                        Some(message),
+                        last_attempt,
+                        self.clock.now(),
+                    )
                     .await?;
                 Err(error)
             }

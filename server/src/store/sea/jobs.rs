@@ -243,10 +243,7 @@ impl JobStore for SeaStore {
 
     async fn job_counts(&self) -> Result<QueueStats> {
         let rows = self
-            .rows(
-                "SELECT state, COUNT(*) FROM job GROUP BY state",
-                Vec::new(),
-            )
+            .rows("SELECT state, COUNT(*) FROM job GROUP BY state", Vec::new())
             .await?;
         let mut stats = QueueStats::default();
         for row in &rows {
@@ -360,7 +357,8 @@ impl SyncStore for SeaStore {
         after: Option<Uuid>,
         limit: usize,
     ) -> Result<Vec<ConnectionRef>> {
-        let mut sql = String::from("SELECT id, user_id, provider FROM user_connection WHERE status = ?");
+        let mut sql =
+            String::from("SELECT id, user_id, provider FROM user_connection WHERE status = ?");
         let mut values: Vec<Value> = vec![ACTIVE.into()];
         if let Some(after) = after {
             sql.push_str(" AND id > ?");
@@ -408,11 +406,7 @@ impl SyncStore for SeaStore {
         running.updated_at = now;
         let placeholders = vec!["?"; 18].join(", ");
         let mut values = run_values(&running);
-        values.extend([
-            attempt.into(),
-            now.into(),
-            now.into(),
-        ]);
+        values.extend([attempt.into(), now.into(), now.into()]);
         // A redelivered job starts its run again: same record, next attempt.
         self.exec(
             &format!(
@@ -507,7 +501,11 @@ impl SyncStore for SeaStore {
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
         values.push((page.size as i64).into());
-        self.rows(&sql, values).await?.iter().map(sync_run).collect()
+        self.rows(&sql, values)
+            .await?
+            .iter()
+            .map(sync_run)
+            .collect()
     }
 
     async fn mark_connection_synced(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
