@@ -69,15 +69,16 @@ impl AppState {
         let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let job_settings =
             jobs::JobsSettings::from_config(&config.jobs, config.sync_interval_seconds);
-        let jobs = match &cache {
-            Some(pool) => jobs::Jobs::redis(
+        let jobs = match (&cache, &config.redis) {
+            (Some(pool), Some(redis)) => jobs::Jobs::redis(
                 pool.clone(),
+                redis.url.expose_secret(),
                 &config.jobs.redis_key_prefix,
                 store.clone(),
                 clock.clone(),
                 job_settings,
             ),
-            None => jobs::Jobs::embedded(store.clone(), clock.clone(), job_settings),
+            _ => jobs::Jobs::embedded(store.clone(), clock.clone(), job_settings),
         };
         let mailer = match overrides.mailer {
             Some(mailer) => mailer,
@@ -130,6 +131,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
     let router = api::router(&state).await?;
+    // Open WatchSyncStatus streams would otherwise hold the graceful shutdown forever.
+    let status = state.jobs.status.clone();
+    let shutdown = async move {
+        shutdown.await;
+        status.close();
+    };
     tracing::info!(address = %listener.local_addr()?, "owl is serving gRPC, grpc-web and HTTP");
     // Without TCP_NODELAY, a response's last frames wait ~40 ms for the peer's delayed ACK.
     let listener = listener.tap_io(|tcp| {

@@ -118,6 +118,7 @@ impl Rig {
             None => Jobs::embedded(store.clone(), Arc::new(SystemClock), settings),
             Some((url, prefix)) => Jobs::redis(
                 redis_pool(url),
+                url,
                 prefix,
                 store.clone(),
                 Arc::new(SystemClock),
@@ -1292,5 +1293,221 @@ async fn owl_worker_runs_queued_syncs_and_serve_no_worker_leaves_them_queued() {
             "owl worker stops gracefully on {backend:?}"
         );
         rig.cleanup().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SyncService
+// ---------------------------------------------------------------------------------------------
+
+/// A server on `backend` and a worker-side rig on the same database and queue. On Redis the
+/// rig is another replica (its own pool, queue and status subscription).
+async fn served(backend: Backend) -> (TestServer, Option<Rig>) {
+    match backend {
+        Backend::Embedded => (TestServer::start().await, None),
+        Backend::Redis => {
+            let url = redis_url().unwrap();
+            let prefix = format!("owl-test:{}:", Uuid::now_v7().simple());
+            let server = TestServer::start_with(&[
+                ("REDIS_URL", url.as_str()),
+                ("OWL_REDIS_KEY_PREFIX", prefix.as_str()),
+            ])
+            .await;
+            let rig = Rig::open(
+                Backend::Redis,
+                &server.db.url,
+                Some((url, prefix)),
+                settings(),
+            )
+            .await;
+            (server, Some(rig))
+        }
+    }
+}
+
+fn connection_name(user: Uuid, connection: Uuid) -> String {
+    format!("users/{user}/connections/{connection}")
+}
+
+#[tokio::test]
+async fn sync_service_enqueues_lists_and_streams_runs_as_a_worker_completes_them() {
+    for backend in backends() {
+        let (server, rig) = served(backend).await;
+        let developer = server.developer().await;
+        let (_, api) = server.application(&developer, "App").await;
+        let (_, other_app) = server.application(&developer, "Other").await;
+        let user = server.user(&api, "ann").await;
+        let ann = user_id(&user);
+        let bob = user_id(&server.user(&api, "bob").await);
+        let url = &server.db.url;
+        let garmin = insert_connection(url, ann, "garmin", "active").await;
+        let polar = insert_connection(url, ann, "polar", "active").await;
+        let whoop = insert_connection(url, ann, "whoop", "revoked").await;
+        let bobs = insert_connection(url, bob, "oura", "active").await;
+
+        let mut watch = api
+            .watch_sync_status(pb::WatchSyncStatusRequest {
+                parent: user.name.clone(),
+                replay: 0,
+            })
+            .await
+            .unwrap();
+        let run = api
+            .sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(ann, garmin),
+                backfill_range: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(run.state, pb::SyncState::Queued as i32, "{backend:?}");
+        assert_eq!(run.source, pb::SyncSource::Pull as i32);
+        assert_eq!(run.connection, connection_name(ann, garmin));
+        assert_eq!(run.provider, "garmin");
+        assert!(run.name.starts_with(&format!("{}/syncRuns/", user.name)));
+        let again = api
+            .sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(ann, garmin),
+                backfill_range: None,
+            })
+            .await
+            .unwrap();
+        assert_eq!(again.name, run.name, "a pending sync is not doubled");
+        common::assert_error(
+            api.sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(ann, whoop),
+                backfill_range: None,
+            })
+            .await,
+            owl::Code::FailedPrecondition,
+            "CONNECTION_NOT_ACTIVE",
+        );
+        common::assert_error(
+            api.sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(ann, bobs),
+                backfill_range: None,
+            })
+            .await,
+            owl::Code::NotFound,
+            "NOT_FOUND",
+        );
+        common::assert_error(
+            other_app
+                .list_sync_runs(pb::ListSyncRunsRequest {
+                    parent: user.name.clone(),
+                    ..Default::default()
+                })
+                .await,
+            owl::Code::NotFound,
+            "NOT_FOUND",
+        );
+        let bad = common::assert_error(
+            api.sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(ann, polar),
+                backfill_range: Some(pb::TimeRange {
+                    start_time: Some(prost_types::Timestamp {
+                        seconds: 1_000,
+                        nanos: 0,
+                    }),
+                    end_time: Some(prost_types::Timestamp {
+                        seconds: 1_000,
+                        nanos: 0,
+                    }),
+                }),
+            })
+            .await,
+            owl::Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+        );
+        assert_eq!(common::violated_fields(&bad), ["backfill_range.end_time"]);
+        let synced = api
+            .sync_user(pb::SyncUserRequest {
+                name: user.name.clone(),
+            })
+            .await
+            .unwrap();
+        let mut connections: Vec<String> = synced
+            .sync_runs
+            .iter()
+            .map(|r| r.connection.clone())
+            .collect();
+        connections.sort();
+        let mut expected = vec![connection_name(ann, garmin), connection_name(ann, polar)];
+        expected.sort();
+        assert_eq!(connections, expected, "active connections only");
+        assert!(synced.sync_runs.iter().any(|r| r.name == run.name));
+
+        // The watch saw the queued runs; a worker (on Redis: another replica) completes them.
+        if rig.is_some() {
+            // Lets the server's status subscription settle before the worker publishes.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let jobs = rig.as_ref().map_or(server.jobs.clone(), |r| r.jobs.clone());
+        let worker = tokio::spawn(jobs.worker().run(std::future::pending()));
+        let mut last_state: HashMap<String, i32> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while last_state.len() < 2
+            || last_state
+                .values()
+                .any(|s| *s != pb::SyncState::Succeeded as i32)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let next = tokio::time::timeout(remaining, futures::StreamExt::next(&mut watch))
+                .await
+                .unwrap_or_else(|_| {
+                    panic!("watch did not see both runs succeed on {backend:?}: {last_state:?}")
+                })
+                .expect("the watch stays open")
+                .unwrap();
+            assert!(next.name.starts_with(&user.name), "only ann's runs");
+            let previous = last_state
+                .insert(next.name.clone(), next.state)
+                .unwrap_or(0);
+            assert!(next.state >= previous, "states only move forward");
+        }
+        worker.abort();
+
+        let listed = api
+            .list_sync_runs(pb::ListSyncRunsRequest {
+                parent: user.name.clone(),
+                connection: connection_name(ann, garmin),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.sync_runs.len(), 1, "{backend:?}");
+        let done = &listed.sync_runs[0];
+        assert_eq!(done.name, run.name);
+        assert_eq!(done.state, pb::SyncState::Succeeded as i32);
+        assert_eq!(done.stage, "done");
+        assert_eq!(done.attempts, 1);
+        assert!(done.start_time.is_some() && done.finish_time.is_some());
+        let first_page = api
+            .list_sync_runs(pb::ListSyncRunsRequest {
+                parent: user.name.clone(),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(first_page.sync_runs.len(), 1);
+        assert!(!first_page.next_page_token.is_empty());
+        let second_page = api
+            .list_sync_runs(pb::ListSyncRunsRequest {
+                parent: user.name.clone(),
+                page_size: 1,
+                page_token: first_page.next_page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(second_page.sync_runs.len(), 1);
+        assert!(second_page.next_page_token.is_empty());
+        assert!(
+            second_page.sync_runs[0].name < first_page.sync_runs[0].name,
+            "newest first"
+        );
+        if let Some(rig) = rig {
+            rig.cleanup().await;
+        }
     }
 }

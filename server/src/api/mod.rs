@@ -8,6 +8,7 @@ use owl::pb::developer_service_server::DeveloperServiceServer;
 use owl::pb::event_service_server::EventServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
 use owl::pb::summary_service_server::SummaryServiceServer;
+use owl::pb::sync_service_server::SyncServiceServer;
 use owl::pb::time_series_service_server::TimeSeriesServiceServer;
 use owl::pb::user_service_server::UserServiceServer;
 use tonic::service::RoutesBuilder;
@@ -23,6 +24,7 @@ mod http;
 mod sdk_token;
 pub mod status;
 mod summaries;
+mod sync;
 mod time_series;
 mod user;
 
@@ -31,6 +33,7 @@ use developer::DeveloperApi;
 use events::EventApi;
 use sdk_token::SdkTokenApi;
 use summaries::SummaryApi;
+use sync::SyncApi;
 use time_series::TimeSeriesApi;
 use user::UserApi;
 
@@ -71,6 +74,10 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
         .add_service(EventServiceServer::new(EventApi(ctx.clone())))
         .add_service(SummaryServiceServer::new(SummaryApi(ctx.clone())))
+        .add_service(SyncServiceServer::new(SyncApi {
+            ctx: ctx.clone(),
+            jobs: state.jobs.clone(),
+        }))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

@@ -105,15 +105,16 @@ async fn main() -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let jobs = match &pool {
-        Some(pool) => Jobs::redis(
+    let jobs = match (&pool, &args.redis) {
+        (Some(pool), Some(url)) => Jobs::redis(
             pool.clone(),
+            url,
             &prefix,
             store.clone(),
             Arc::new(SystemClock),
             settings.clone(),
         ),
-        None => Jobs::embedded(store.clone(), Arc::new(SystemClock), settings.clone()),
+        _ => Jobs::embedded(store.clone(), Arc::new(SystemClock), settings.clone()),
     };
     let backend = match (&args.redis, &args.postgres) {
         (Some(_), _) => "redis",

@@ -24,6 +24,7 @@ pub enum Reason {
     OnboardingClosed,
     InvitationNotPending,
     ApiKeyRevoked,
+    ConnectionNotActive,
     Unavailable,
     Internal,
 }
@@ -42,6 +43,7 @@ impl Reason {
             Reason::OnboardingClosed => "ONBOARDING_CLOSED",
             Reason::InvitationNotPending => "INVITATION_NOT_PENDING",
             Reason::ApiKeyRevoked => "API_KEY_REVOKED",
+            Reason::ConnectionNotActive => "CONNECTION_NOT_ACTIVE",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }

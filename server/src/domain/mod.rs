@@ -21,6 +21,7 @@ pub mod model;
 pub mod page;
 pub mod sdk_tokens;
 pub mod sessions;
+pub mod sync;
 pub mod users;
 pub mod validate;
 

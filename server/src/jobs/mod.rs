@@ -23,6 +23,7 @@ pub mod queue;
 pub mod redis;
 pub mod runs;
 pub mod scheduler;
+pub mod status;
 pub mod sync;
 pub mod worker;
 
@@ -30,6 +31,7 @@ pub use embedded::EmbeddedQueue;
 pub use queue::{DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats};
 pub use redis::RedisQueue;
 pub use scheduler::{DbLease, ScheduleLease, Scheduler, Tick};
+pub use status::StatusBus;
 pub use sync::{SYNC_KIND, SyncHandler, SyncJobs, SyncPayload};
 pub use worker::{Handler, Registry, Worker, WorkerSettings};
 
@@ -81,6 +83,8 @@ pub struct Jobs {
     pub clock: Arc<dyn Clock>,
     /// Timing and concurrency.
     pub settings: JobsSettings,
+    /// Live changes of sync runs.
+    pub status: StatusBus,
     /// `redis` or `embedded`.
     pub backend: &'static str,
 }
@@ -98,33 +102,43 @@ impl Jobs {
             syncs: store,
             clock,
             settings,
+            status: StatusBus::in_process(),
             backend: "embedded",
         }
     }
 
     /// Jobs on Redis under `prefix`; connects lazily, so a Redis that is down at start delays
     /// jobs but not the API.
+    /// `url` is Redis's, for the pub/sub connection of sync status.
     pub fn redis(
         pool: deadpool_redis::Pool,
+        url: &str,
         prefix: &str,
         syncs: Arc<dyn SyncStore>,
         clock: Arc<dyn Clock>,
         settings: JobsSettings,
     ) -> Self {
-        let queue = Arc::new(RedisQueue::new(pool, prefix, settings.queue));
+        let queue = Arc::new(RedisQueue::new(pool.clone(), prefix, settings.queue));
+        let status = StatusBus::redis(pool, url, prefix, syncs.clone());
         Jobs {
             queue: queue.clone(),
             lease: queue,
             syncs,
             clock,
             settings,
+            status,
             backend: "redis",
         }
     }
 
     /// Enqueues syncs with their run records.
     pub fn sync_jobs(&self) -> SyncJobs {
-        SyncJobs::new(self.queue.clone(), self.syncs.clone(), self.clock.clone())
+        SyncJobs::new(
+            self.queue.clone(),
+            self.syncs.clone(),
+            self.clock.clone(),
+            self.status.clone(),
+        )
     }
 
     /// The handlers of every job kind owl runs.
@@ -132,7 +146,11 @@ impl Jobs {
         let mut registry = Registry::new();
         registry.register(
             SYNC_KIND,
-            Arc::new(SyncHandler::new(self.syncs.clone(), self.clock.clone())),
+            Arc::new(SyncHandler::new(
+                self.syncs.clone(),
+                self.clock.clone(),
+                self.status.clone(),
+            )),
         );
         registry
     }

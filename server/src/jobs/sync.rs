@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::queue::{Delivery, Enqueued, NewJob, Queue, clip_error};
 use super::runs::{ConnectionRef, SyncRun, SyncSource, SyncStatus};
+use super::status::StatusBus;
 use super::worker::Handler;
 use crate::domain::Clock;
 use crate::domain::error::Result;
@@ -48,15 +49,22 @@ pub struct SyncJobs {
     queue: Arc<dyn Queue>,
     store: Arc<dyn SyncStore>,
     clock: Arc<dyn Clock>,
+    status: StatusBus,
 }
 
 impl SyncJobs {
-    /// Sync jobs on `queue`, runs in `store`.
-    pub fn new(queue: Arc<dyn Queue>, store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>) -> Self {
+    /// Sync jobs on `queue`, runs in `store`, changes announced on `status`.
+    pub fn new(
+        queue: Arc<dyn Queue>,
+        store: Arc<dyn SyncStore>,
+        clock: Arc<dyn Clock>,
+        status: StatusBus,
+    ) -> Self {
         SyncJobs {
             queue,
             store,
             clock,
+            status,
         }
     }
 
@@ -92,6 +100,8 @@ impl SyncJobs {
         let run = SyncRun::queued(payload.run_id, connection, source, range, self.clock.now());
         // A fast worker may have started the run already; the insert then does nothing.
         self.store.insert_sync_run(&run).await?;
+        let run = self.store.sync_run(run.id).await?.unwrap_or(run);
+        self.status.publish(&run).await;
         Ok((outcome, Some(run)))
     }
 }
@@ -100,12 +110,26 @@ impl SyncJobs {
 pub struct SyncHandler {
     store: Arc<dyn SyncStore>,
     clock: Arc<dyn Clock>,
+    status: StatusBus,
 }
 
 impl SyncHandler {
-    /// A handler recording runs in `store`.
-    pub fn new(store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>) -> Self {
-        SyncHandler { store, clock }
+    /// A handler recording runs in `store` and announcing them on `status`.
+    pub fn new(store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>, status: StatusBus) -> Self {
+        SyncHandler {
+            store,
+            clock,
+            status,
+        }
+    }
+
+    /// Announces the stored state of run `id`; a failure here is no failure of the job.
+    async fn announce(&self, id: Uuid) {
+        match self.store.sync_run(id).await {
+            Ok(Some(run)) => self.status.publish(&run).await,
+            Ok(None) => {}
+            Err(error) => tracing::debug!(run = %id, %error, "sync status: run not announced"),
+        }
     }
 
     /// The provider work of a sync. Providers arrive with issue 5: nothing to fetch yet.
@@ -129,11 +153,13 @@ impl Handler for SyncHandler {
         self.store
             .start_sync_run(&run, attempt, self.clock.now())
             .await?;
+        self.announce(run.id).await;
         match self.pull(&payload).await {
             Ok(()) => {
                 self.store
                     .finish_sync_run(run.id, SyncStatus::Succeeded, None, true, self.clock.now())
                     .await?;
+                self.announce(run.id).await;
                 Ok(())
             }
             Err(error) => {
@@ -153,6 +179,7 @@ impl Handler for SyncHandler {
                         self.clock.now(),
                     )
                     .await?;
+                self.announce(run.id).await;
                 Err(error)
             }
         }

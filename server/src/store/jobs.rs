@@ -96,6 +96,8 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<Vec<ConnectionRef>>;
     /// One connection, whatever its status, with its status.
     async fn connection(&self, id: Uuid) -> Result<Option<(ConnectionRef, String)>>;
+    /// Every connection of a user with its status, in id order.
+    async fn connections_of(&self, user_id: Uuid) -> Result<Vec<(ConnectionRef, String)>>;
     /// Records a queued run; does nothing when the run exists already (a worker was faster).
     async fn insert_sync_run(&self, run: &SyncRun) -> Result<()>;
     /// Marks a run running for attempt `attempt`, creating it from `run` when it is missing.
@@ -118,12 +120,10 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<()>;
     /// One run.
     async fn sync_run(&self, id: Uuid) -> Result<Option<SyncRun>>;
-    /// Runs matching `filter`, newest first.
+    /// Runs matching `filter`, newest first (`page.fetch_limit()` of them at most).
     async fn list_sync_runs(
         &self,
         filter: &SyncRunFilter,
         page: &PageRequest,
     ) -> Result<Vec<SyncRun>>;
-    /// Marks the connection synced at `now`.
-    async fn mark_connection_synced(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
 }

@@ -134,6 +134,8 @@ pub struct TestServer {
     pub db: TestDb,
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<CapturingMailer>,
+    /// The server's background work (its queue, status bus …); the harness runs no workers.
+    pub jobs: owl_server::jobs::Jobs,
     /// A client without credentials.
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -184,6 +186,7 @@ impl TestServer {
             mailer: capture_mail.then_some(captured),
         };
         let state = AppState::from_config(&config, overrides).await.unwrap();
+        let jobs = state.jobs.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
@@ -196,6 +199,7 @@ impl TestServer {
             db,
             clock,
             mailer,
+            jobs,
             client,
             shutdown: Some(tx),
         }

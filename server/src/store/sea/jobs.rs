@@ -385,6 +385,18 @@ impl SyncStore for SeaStore {
             .transpose()
     }
 
+    async fn connections_of(&self, user_id: Uuid) -> Result<Vec<(ConnectionRef, String)>> {
+        let rows = self
+            .rows(
+                "SELECT id, user_id, provider, status FROM user_connection WHERE user_id = ? ORDER BY id",
+                vec![user_id.into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| Ok((connection_ref(row)?, get(row, 3)?)))
+            .collect()
+    }
+
     async fn insert_sync_run(&self, run: &SyncRun) -> Result<()> {
         let placeholders = vec!["?"; 18].join(", ");
         self.exec(
@@ -500,20 +512,11 @@ impl SyncStore for SeaStore {
             values.push(after.into());
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
-        values.push((page.size as i64).into());
+        values.push((page.fetch_limit() as i64).into());
         self.rows(&sql, values)
             .await?
             .iter()
             .map(sync_run)
             .collect()
-    }
-
-    async fn mark_connection_synced(&self, id: Uuid, now: DateTime<Utc>) -> Result<()> {
-        self.exec(
-            "UPDATE user_connection SET last_synced_at = ?, updated_at = ? WHERE id = ?",
-            vec![now.into(), now.into(), id.into()],
-        )
-        .await?;
-        Ok(())
     }
 }
