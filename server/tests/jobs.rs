@@ -1511,3 +1511,105 @@ async fn sync_service_enqueues_lists_and_streams_runs_as_a_worker_completes_them
         }
     }
 }
+
+/// The data frames of a grpc-web body read so far, and the rest.
+fn grpc_web_messages(buffer: &mut Vec<u8>) -> Vec<pb::SyncRun> {
+    let mut out = Vec::new();
+    while buffer.len() >= 5 {
+        let length = u32::from_be_bytes(buffer[1..5].try_into().unwrap()) as usize;
+        if buffer.len() < 5 + length {
+            break;
+        }
+        let frame: Vec<u8> = buffer.drain(..5 + length).collect();
+        if frame[0] == 0 {
+            out.push(prost::Message::decode(&frame[5..]).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn watch_sync_status_streams_over_grpc_web_from_a_browser() {
+    for backend in backends() {
+        let (server, rig) = served(backend).await;
+        let developer = server.developer().await;
+        let (application, _) = server.application(&developer, "Web").await;
+        let key = developer
+            .create_api_key(pb::CreateApiKeyRequest {
+                parent: application.name.clone(),
+                api_key: Some(pb::ApiKey {
+                    display_name: "browser".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .key;
+        let api = server.client.with_api_key(key.clone());
+        let user = server.user(&api, "ann").await;
+        let connection =
+            insert_connection(&server.db.url, user_id(&user), "garmin", "active").await;
+        let run = api
+            .sync_connection(pb::SyncConnectionRequest {
+                name: connection_name(user_id(&user), connection),
+                backfill_range: None,
+            })
+            .await
+            .unwrap();
+        let request = pb::WatchSyncStatusRequest {
+            parent: user.name.clone(),
+            replay: 5,
+        };
+        let payload = prost::Message::encode_to_vec(&request);
+        let mut body = vec![0u8];
+        body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        body.extend_from_slice(&payload);
+        let http = reqwest::Client::builder().http1_only().build().unwrap();
+        let mut response = http
+            .post(format!("{}/owl.v1.SyncService/WatchSyncStatus", server.url))
+            .header("content-type", "application/grpc-web+proto")
+            .header("x-grpc-web", "1")
+            .header("x-api-key", key)
+            .header("origin", "http://app.example.com")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}");
+        assert_eq!(response.version(), reqwest::Version::HTTP_11);
+        let mut buffer = Vec::new();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut worker = None;
+        while !seen
+            .iter()
+            .any(|r: &pb::SyncRun| r.state == pb::SyncState::Succeeded as i32)
+        {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let chunk = tokio::time::timeout(remaining, response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no success over grpc-web on {backend:?}: {seen:?}"))
+                .unwrap()
+                .expect("the stream stays open");
+            buffer.extend_from_slice(&chunk);
+            seen.extend(grpc_web_messages(&mut buffer));
+            if worker.is_none() && !seen.is_empty() {
+                // The replay arrived: the queued run. Now let a worker complete it.
+                assert_eq!(seen[0].name, run.name);
+                assert_eq!(seen[0].state, pb::SyncState::Queued as i32);
+                if rig.is_some() {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                let jobs = rig.as_ref().map_or(server.jobs.clone(), |r| r.jobs.clone());
+                worker = Some(tokio::spawn(jobs.worker().run(std::future::pending())));
+            }
+        }
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        assert!(seen.iter().all(|r| r.name == run.name), "{backend:?}");
+        if let Some(rig) = rig {
+            rig.cleanup().await;
+        }
+    }
+}
