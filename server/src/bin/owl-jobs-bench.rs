@@ -21,7 +21,8 @@ struct Args {
     /// Use Redis at this URL (a fresh key prefix; keys are removed afterwards).
     #[arg(long)]
     redis: Option<String>,
-    /// Keep the embedded queue in this PostgreSQL database instead of SQLite.
+    /// Keep the embedded queue in PostgreSQL instead of SQLite: a scratch database is created
+    /// through this server URL and dropped afterwards.
     #[arg(long)]
     postgres: Option<String>,
     /// Jobs timed one by one for the latency.
@@ -80,12 +81,22 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
-    let db_url = args.postgres.clone().unwrap_or_else(|| {
-        format!(
+    let scratch = format!("owl_jobs_bench_{}", uuid::Uuid::now_v7().simple());
+    let db_url = match &args.postgres {
+        Some(admin_url) => {
+            use sea_orm::ConnectionTrait;
+            let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {scratch}"))
+                .await?;
+            let base = admin_url.rsplit_once('/').map_or("", |(base, _)| base);
+            format!("{base}/{scratch}")
+        }
+        None => format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("bench.db").display()
-        )
-    });
+        ),
+    };
     let store = Arc::new(owl_server::store::connect(&db_url).await?);
     store.migrate().await?;
     let settings = JobsSettings {
@@ -226,6 +237,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("peak resident memory while draining: {peak_rss:.1} MB");
 
+    if let Some(admin) = &args.postgres {
+        use sea_orm::ConnectionTrait;
+        drop(jobs);
+        drop(store);
+        let admin = sea_orm::Database::connect(admin.as_str()).await?;
+        admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+            .await?;
+    }
     if let Some(pool) = pool {
         let mut conn = pool.get().await?;
         let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
