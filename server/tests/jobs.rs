@@ -1613,3 +1613,54 @@ async fn watch_sync_status_streams_over_grpc_web_from_a_browser() {
         }
     }
 }
+
+#[tokio::test]
+async fn owl_jobs_lists_dead_jobs_with_their_error_and_requeues_one() {
+    for backend in backends() {
+        let server = TestServer::start().await;
+        let mut s = settings();
+        s.queue.max_attempts = 1;
+        let rig = Rig::new(backend, &server.db.url, s).await;
+        let id = enqueue(rig.queue().as_ref(), "doomed").await;
+        let leased = rig.queue().reserve("cli", 1, Duration::ZERO).await.unwrap();
+        assert_eq!(
+            rig.queue()
+                .nack(&leased[0], "provider said no")
+                .await
+                .unwrap(),
+            Nacked::Dead
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let redis = rig.redis.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+        let listed = owl(dir.path(), &server.db.url, redis)
+            .args(["jobs", "dead"])
+            .stdout(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(listed.status.success(), "{backend:?}");
+        let stdout = String::from_utf8_lossy(&listed.stdout);
+        assert!(
+            stdout.contains(&id.to_string()) && stdout.contains("provider said no"),
+            "{backend:?}: {stdout}"
+        );
+        let requeue = |id: Uuid| {
+            owl(dir.path(), &server.db.url, redis)
+                .args(["jobs", "requeue", &id.to_string()])
+                .status()
+                .unwrap()
+        };
+        assert!(requeue(id).success(), "{backend:?}");
+        assert_eq!(
+            rig.stats().await,
+            QueueStats {
+                pending: 1,
+                dead: 0
+            }
+        );
+        assert!(
+            !requeue(id).success(),
+            "a job that is not dead cannot be requeued"
+        );
+        rig.cleanup().await;
+    }
+}
