@@ -1664,3 +1664,64 @@ async fn owl_jobs_lists_dead_jobs_with_their_error_and_requeues_one() {
         rig.cleanup().await;
     }
 }
+
+#[tokio::test]
+async fn replicas_running_workers_and_schedulers_side_by_side_sync_once_per_interval() {
+    for backend in backends() {
+        let server = TestServer::start().await;
+        let developer = server.developer().await;
+        let (_, api) = server.application(&developer, "App").await;
+        let ann = user_id(&server.user(&api, "ann").await);
+        let garmin = insert_connection(&server.db.url, ann, "garmin", "active").await;
+        let polar = insert_connection(&server.db.url, ann, "polar", "active").await;
+        let mut s = settings();
+        s.sync_interval = Duration::from_secs(1);
+        let first = Rig::new(backend, &server.db.url, s).await;
+        let second = first.replica().await;
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let until = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+            let _ = rx.changed().await;
+        };
+        let started = Instant::now();
+        let replicas = [&first, &second].map(|rig| {
+            let jobs = rig.jobs.clone();
+            let stopped = until(stopped.clone());
+            tokio::spawn(async move { jobs.run(stopped).await })
+        });
+        tokio::time::sleep(Duration::from_millis(3200)).await;
+        let _ = stop.send(());
+        for replica in replicas {
+            replica.await.unwrap();
+        }
+        // 3.2 s of one-second slots: the slot at start plus three or four more wakes (each up
+        // to 100 ms of jitter after its slot begins). Two replicas that both enqueued would
+        // make six or more (seven and eight measured with the lease disabled).
+        assert!(started.elapsed() < Duration::from_secs(5));
+        for connection in [garmin, polar] {
+            let runs = first
+                .store
+                .list_sync_runs(
+                    &SyncRunFilter {
+                        user_id: ann,
+                        connection_id: Some(connection),
+                    },
+                    &owl_server::domain::page::PageRequest::first(100),
+                )
+                .await
+                .unwrap();
+            assert!(
+                (3..=5).contains(&runs.len()),
+                "{} runs of one connection in 3.2 s on {backend:?}",
+                runs.len()
+            );
+            // The newest may have been enqueued as the workers were stopping.
+            assert!(
+                runs.iter()
+                    .skip(1)
+                    .all(|r| r.status == SyncStatus::Succeeded),
+                "the replicas' workers ran every sync on {backend:?}"
+            );
+        }
+        first.cleanup().await;
+    }
+}
