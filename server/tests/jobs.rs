@@ -1213,7 +1213,7 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
 }
 
 #[tokio::test]
-async fn owl_worker_runs_queued_syncs_and_serve_no_worker_leaves_them_queued() {
+async fn owl_worker_and_owl_serve_run_queued_syncs_and_serve_no_worker_leaves_them_queued() {
     for backend in backends() {
         let server = TestServer::start().await;
         let developer = server.developer().await;
@@ -1292,6 +1292,38 @@ async fn owl_worker_runs_queued_syncs_and_serve_no_worker_leaves_them_queued() {
             terminate(worker).success(),
             "owl worker stops gracefully on {backend:?}"
         );
+
+        // Plain `owl serve` runs workers in its own process.
+        let (_, backfill) = rig
+            .jobs
+            .sync_jobs()
+            .enqueue(
+                &connection,
+                SyncSource::Backfill,
+                Some((T0, T0 + 86_400_000)),
+            )
+            .await
+            .unwrap();
+        let backfill = backfill.unwrap();
+        let serve = owl(dir.path(), &server.db.url, redis)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .spawn()
+            .unwrap();
+        wait_until(
+            Duration::from_secs(20),
+            "owl serve ran the backfill in-process",
+            || async {
+                rig.store
+                    .sync_run(backfill.id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .status
+                    == SyncStatus::Succeeded
+            },
+        )
+        .await;
+        assert!(terminate(serve).success(), "{backend:?}");
         rig.cleanup().await;
     }
 }
