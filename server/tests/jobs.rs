@@ -954,6 +954,72 @@ async fn a_sync_job_records_its_run_from_queued_to_succeeded_and_a_pending_sync_
     }
 }
 
+#[tokio::test]
+async fn a_sync_of_a_connection_revoked_or_deleted_while_queued_ends_without_retries() {
+    for backend in backends() {
+        let server = TestServer::start().await;
+        let developer = server.developer().await;
+        let (_, api) = server.application(&developer, "App").await;
+        let user = user_id(&server.user(&api, "ann").await);
+        let revoked = insert_connection(&server.db.url, user, "garmin", "active").await;
+        let deleted = insert_connection(&server.db.url, user, "polar", "active").await;
+        let rig = Rig::new(backend, &server.db.url, settings()).await;
+        let syncs = rig.jobs.sync_jobs();
+        let mut runs = Vec::new();
+        for (id, provider) in [(revoked, "garmin"), (deleted, "polar")] {
+            let connection = ConnectionRef {
+                id,
+                user_id: user,
+                provider: provider.into(),
+            };
+            let (_, run) = syncs
+                .enqueue(&connection, SyncSource::Pull, None)
+                .await
+                .unwrap();
+            runs.push(run.unwrap().id);
+        }
+        let db = sea_orm::Database::connect(server.db.url.as_str())
+            .await
+            .unwrap();
+        use sea_orm::EntityTrait;
+        let mut model: user_connection::ActiveModel = user_connection::Entity::find_by_id(revoked)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into();
+        model.status = Set("revoked".into());
+        model.update(&db).await.unwrap();
+        user_connection::Entity::delete_by_id(deleted)
+            .exec(&db)
+            .await
+            .unwrap();
+        let worker = tokio::spawn(rig.jobs.worker().run(std::future::pending()));
+        wait_until(Duration::from_secs(10), "both jobs are done", || async {
+            rig.stats().await.pending == 0
+        })
+        .await;
+        worker.abort();
+        assert_eq!(
+            rig.stats().await,
+            QueueStats::default(),
+            "no dead letters on {backend:?}"
+        );
+        let failed = rig.store.sync_run(runs[0]).await.unwrap().unwrap();
+        assert_eq!(failed.status, SyncStatus::Failed, "{backend:?}");
+        assert_eq!(failed.attempts, 1);
+        assert_eq!(
+            failed.error.as_deref(),
+            Some("connection is revoked, not active")
+        );
+        assert!(
+            rig.store.sync_run(runs[1]).await.unwrap().is_none(),
+            "the run went with its connection"
+        );
+        rig.cleanup().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Restarts
 // ---------------------------------------------------------------------------------------------

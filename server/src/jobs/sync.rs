@@ -20,6 +20,8 @@ use crate::store::jobs::SyncStore;
 
 /// The job kind of syncs.
 pub const SYNC_KIND: &str = "sync";
+/// The `user_connection.status` of a connection that can sync.
+const ACTIVE: &str = "active";
 
 /// The input of a sync job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -149,10 +151,33 @@ impl Handler for SyncHandler {
             payload.range,
             self.clock.now(),
         );
+        let status = match self.store.connection(payload.connection_id).await? {
+            Some((connection, status)) if connection.user_id == payload.user_id => status,
+            // Deleted with its user (the run went with it): nothing to sync, nothing to retry.
+            _ => {
+                tracing::info!(job = %job.id, connection = %payload.connection_id, "sync skipped: the connection is gone");
+                return Ok(());
+            }
+        };
         let attempt = i32::try_from(job.attempt).unwrap_or(i32::MAX);
         self.store
             .start_sync_run(&run, attempt, self.clock.now())
             .await?;
+        if status != ACTIVE {
+            // Revoked or expired while queued: retrying cannot help.
+            let error = format!("connection is {status}, not active");
+            self.store
+                .finish_sync_run(
+                    run.id,
+                    SyncStatus::Failed,
+                    Some(&error),
+                    true,
+                    self.clock.now(),
+                )
+                .await?;
+            self.announce(run.id).await;
+            return Ok(());
+        }
         self.announce(run.id).await;
         match self.pull(&payload).await {
             Ok(()) => {
