@@ -26,7 +26,9 @@ use crate::jobs::runs::{SyncRun, SyncRunFilter, SyncSource, SyncStatus};
 
 /// The SyncService implementation.
 pub struct SyncApi {
+    /// What the use-cases reach.
     pub ctx: Arc<Context>,
+    /// Background work: queue, runs, status bus.
     pub jobs: Jobs,
 }
 

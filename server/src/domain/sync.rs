@@ -21,7 +21,9 @@ const MAX_REPLAY: usize = 100;
 
 /// The sync use-cases.
 pub struct Syncs<'a> {
+    /// Stores and clock of the use-cases.
     pub ctx: &'a Context,
+    /// The queue, sync runs and status bus.
     pub jobs: &'a Jobs,
 }
 

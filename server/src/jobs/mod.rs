@@ -45,7 +45,9 @@ const EMBEDDED_POLL: Duration = Duration::from_millis(250);
 /// The settings of background work.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobsSettings {
+    /// Leases and retries.
     pub queue: QueueSettings,
+    /// Concurrency and shutdown of workers.
     pub worker: WorkerSettings,
     /// Time between periodic syncs of a connection.
     pub sync_interval: Duration,

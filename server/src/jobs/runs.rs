@@ -90,18 +90,23 @@ impl SyncStatus {
 /// The record of one sync.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncRun {
+    /// The run's id (UUIDv7); also carried in its job's payload.
     pub id: Uuid,
+    /// The user whose data is synced.
     pub user_id: Uuid,
     /// The provider connection synced; `None` for SDK pushes and imports.
     pub connection_id: Option<Uuid>,
     /// The provider's name (`garmin` …).
     pub provider: Option<String>,
+    /// What started the sync.
     pub source: SyncSource,
+    /// Where the run is in its life.
     pub status: SyncStatus,
     /// What the run is doing (`queued`, `fetching`, `saving`, `done` …).
     pub stage: String,
     /// 0–100.
     pub progress_percent: f64,
+    /// Items processed so far.
     pub items_processed: i64,
     /// Known once the provider says how much there is.
     pub items_total: Option<i64>,
@@ -111,9 +116,13 @@ pub struct SyncRun {
     pub attempts: i32,
     /// Backfill day range, UNIX milliseconds, end exclusive.
     pub range: Option<(i64, i64)>,
+    /// When it was enqueued.
     pub created_at: DateTime<Utc>,
+    /// When its first attempt started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it succeeded or finally failed.
     pub finished_at: Option<DateTime<Utc>>,
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -151,23 +160,32 @@ impl SyncRun {
 /// Progress reported by a running sync.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncProgress {
+    /// What the run is doing now.
     pub stage: String,
+    /// 0–100.
     pub progress_percent: f64,
+    /// Items processed so far.
     pub items_processed: i64,
+    /// Items in all, when known.
     pub items_total: Option<i64>,
 }
 
 /// A provider connection, as much as scheduling needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionRef {
+    /// The connection's id.
     pub id: Uuid,
+    /// Its user.
     pub user_id: Uuid,
+    /// The provider's name (`garmin` …).
     pub provider: String,
 }
 
 /// Filters of a list of sync runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncRunFilter {
+    /// Runs of this user.
     pub user_id: Uuid,
+    /// Only runs of this connection.
     pub connection_id: Option<Uuid>,
 }

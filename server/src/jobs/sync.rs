@@ -26,10 +26,15 @@ const ACTIVE: &str = "active";
 /// The input of a sync job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncPayload {
+    /// The run this job records; the same on every delivery.
     pub run_id: Uuid,
+    /// The connection to sync.
     pub connection_id: Uuid,
+    /// Its user.
     pub user_id: Uuid,
+    /// Its provider.
     pub provider: String,
+    /// What started the sync.
     pub source: SyncSource,
     /// Backfill day range, UNIX milliseconds, end exclusive.
     pub range: Option<(i64, i64)>,

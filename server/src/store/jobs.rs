@@ -14,23 +14,32 @@ use crate::jobs::runs::{ConnectionRef, SyncProgress, SyncRun, SyncRunFilter, Syn
 /// A job row to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRow {
+    /// The job's id (UUIDv7).
     pub id: Uuid,
+    /// Which handler runs it.
     pub kind: String,
+    /// The handler's input, JSON.
     pub payload: String,
+    /// Unique among pending jobs, when set.
     pub dedup_key: Option<String>,
     /// When it may first be reserved, UNIX milliseconds.
     pub visible_at_ms: i64,
+    /// When it was enqueued, UNIX milliseconds.
     pub enqueued_at_ms: i64,
 }
 
 /// A job leased to a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeasedJob {
+    /// The job's id.
     pub id: Uuid,
+    /// Which handler runs it.
     pub kind: String,
+    /// The handler's input, JSON.
     pub payload: String,
     /// Deliveries so far, this one included.
     pub attempts: u32,
+    /// When it was enqueued, UNIX milliseconds.
     pub enqueued_at_ms: i64,
     /// Proves the lease in later calls.
     pub lease_token: Uuid,
