@@ -22,7 +22,8 @@ pub struct NewJob {
     /// Run no earlier than this long from now.
     pub delay: Option<Duration>,
     /// While a job with this key is pending (waiting, delayed, running or retrying), enqueueing
-    /// another with the same key does nothing and returns the pending one.
+    /// another with the same key does nothing and returns the pending one. Acknowledging or
+    /// dead-lettering the job releases the key.
     pub dedup_key: Option<String>,
 }
 
@@ -198,7 +199,7 @@ pub trait Queue: Send + Sync {
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
 
     /// Moves a dead letter back into the queue with fresh attempts; false when no dead
-    /// letter has this id.
+    /// letter has this id. Its dedup key, released when it died, is not taken again.
     async fn requeue(&self, id: Uuid) -> Result<bool>;
 
     /// Counts of pending and dead jobs.
