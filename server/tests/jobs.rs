@@ -1260,7 +1260,9 @@ fn owl(dir: &std::path::Path, db_url: &str, redis: Option<(&str, &str)>) -> Comm
     command
 }
 
-fn terminate(mut child: Child) -> std::process::ExitStatus {
+/// Sends SIGTERM and waits for the exit without blocking the runtime (the server's graceful
+/// shutdown waits for this process's HTTP/2 connections to close).
+async fn terminate(mut child: Child) -> std::process::ExitStatus {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -1274,7 +1276,7 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
             let _ = child.kill();
             panic!("owl did not stop on SIGTERM");
         }
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -1335,7 +1337,7 @@ async fn owl_worker_and_owl_serve_run_queued_syncs_and_serve_no_worker_leaves_th
             SyncStatus::Queued,
             "serve --no-worker runs no jobs on {backend:?}"
         );
-        assert!(terminate(api_only).success());
+        assert!(terminate(api_only).await.success());
 
         let worker = owl(dir.path(), &server.db.url, redis)
             .arg("worker")
@@ -1355,7 +1357,7 @@ async fn owl_worker_and_owl_serve_run_queued_syncs_and_serve_no_worker_leaves_th
         })
         .await;
         assert!(
-            terminate(worker).success(),
+            terminate(worker).await.success(),
             "owl worker stops gracefully on {backend:?}"
         );
 
@@ -1389,7 +1391,7 @@ async fn owl_worker_and_owl_serve_run_queued_syncs_and_serve_no_worker_leaves_th
             },
         )
         .await;
-        assert!(terminate(serve).success(), "{backend:?}");
+        assert!(terminate(serve).await.success(), "{backend:?}");
         rig.cleanup().await;
     }
 }
@@ -1822,4 +1824,187 @@ async fn replicas_running_workers_and_schedulers_side_by_side_sync_once_per_inte
         }
         first.cleanup().await;
     }
+}
+
+/// Writes a CA and a server certificate for 127.0.0.1 into `dir`: (ca, cert, key).
+fn tls_files(dir: &std::path::Path) -> (String, String, String) {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl is installed");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=owl test ca",
+        "-keyout",
+        &path("ca.key"),
+        "-out",
+        &path("ca.crt"),
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &path("server.key"),
+        "-out",
+        &path("server.csr"),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("server.csr"),
+        "-CA",
+        &path("ca.crt"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &path("server.ext"),
+        "-out",
+        &path("server.crt"),
+    ]);
+    (path("ca.crt"), path("server.crt"), path("server.key"))
+}
+
+#[tokio::test]
+async fn owl_serve_runs_its_queue_on_redis_over_tls() {
+    if redis_url().is_none() {
+        eprintln!("skipped: OWL_TEST_REDIS_URL is not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = tls_files(dir.path());
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &tls_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server is installed");
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _redis = Kill(redis);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "redis-server with TLS did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The database and its user come from the in-process harness; `owl serve` (API and
+    // workers) talks to Redis over TLS, trusting the test CA through SSL_CERT_FILE.
+    let harness = TestServer::start().await;
+    let developer = harness.developer().await;
+    let (_, api) = harness.application(&developer, "App").await;
+    let user = harness.user(&api, "ann").await;
+    let connection = insert_connection(&harness.db.url, user_id(&user), "garmin", "active").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("rediss://127.0.0.1:{tls_port}/0");
+    let serve = owl(dir.path(), &harness.db.url, Some((&url, "owl-tls-test:")))
+        .env("SSL_CERT_FILE", &ca)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut healthy = None;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("{base}/api/v1/health")).await {
+            healthy = Some(response.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let health = healthy.expect("owl serve answers");
+    assert_eq!(health["cache"], "ok", "{health}");
+    let owl::Credentials::ApiKey(key) = api.credentials().clone() else {
+        panic!("an API key client");
+    };
+    let client = owl::Client::connect(base.clone())
+        .await
+        .unwrap()
+        .with_api_key(key);
+    let run = client
+        .sync_connection(pb::SyncConnectionRequest {
+            name: connection_name(user_id(&user), connection),
+            backfill_range: None,
+        })
+        .await
+        .unwrap();
+    wait_until(
+        Duration::from_secs(20),
+        "the sync ran through Redis over TLS",
+        || async {
+            let runs = client
+                .list_sync_runs(pb::ListSyncRunsRequest {
+                    parent: user.name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            runs.sync_runs
+                .iter()
+                .any(|r| r.name == run.name && r.state == pb::SyncState::Succeeded as i32)
+        },
+    )
+    .await;
+    assert!(terminate(serve).await.success());
 }
