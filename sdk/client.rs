@@ -14,6 +14,7 @@ use crate::pb::event_service_client::EventServiceClient;
 use crate::pb::provider_service_client::ProviderServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
 use crate::pb::summary_service_client::SummaryServiceClient;
+use crate::pb::sync_service_client::SyncServiceClient;
 use crate::pb::time_series_service_client::TimeSeriesServiceClient;
 use crate::pb::user_service_client::UserServiceClient;
 use crate::{Error, paginate};
@@ -169,6 +170,22 @@ impl Client {
         ProviderServiceClient::with_interceptor(self.channel(), self.auth())
     }
 
+    /// The generated SyncService client with these credentials.
+    pub fn syncs(&self) -> SyncServiceClient<InterceptedService<Channel, Auth>> {
+        SyncServiceClient::with_interceptor(self.channel(), self.auth())
+    }
+
+    /// Watches a user's sync runs (`WatchSyncStatus`): the latest runs, then every change,
+    /// until the stream is dropped.
+    pub async fn watch_sync_status(
+        &self,
+        request: pb::WatchSyncStatusRequest,
+    ) -> Result<impl Stream<Item = Result<pb::SyncRun, Error>> + use<>, Error> {
+        use futures::StreamExt;
+        let stream = self.syncs().watch_sync_status(request).await?.into_inner();
+        Ok(stream.map(|item| item.map_err(Error::from)))
+    }
+
     /// Streams sample batches in one transaction (`StreamSamples`); the first message names
     /// the user. Native gRPC only: browsers use `write_samples`.
     pub async fn stream_samples(
@@ -266,6 +283,12 @@ rpcs!(providers {
     update_provider(pb::UpdateProviderRequest) -> pb::Provider;
 });
 
+rpcs!(syncs {
+    sync_connection(pb::SyncConnectionRequest) -> pb::SyncRun;
+    sync_user(pb::SyncUserRequest) -> pb::SyncUserResponse;
+    list_sync_runs(pb::ListSyncRunsRequest) -> pb::ListSyncRunsResponse;
+});
+
 rpcs!(sdk_tokens {
     create_sdk_token(pb::CreateSdkTokenRequest) -> pb::SdkToken;
     create_invitation_code(pb::CreateInvitationCodeRequest) -> pb::InvitationCode;
@@ -307,4 +330,5 @@ streams! {
     stream_workouts: list_workouts(pb::ListWorkoutsRequest) -> pb::Workout, workouts;
     stream_sleep_sessions: list_sleep_sessions(pb::ListSleepSessionsRequest) -> pb::SleepSession, sleep_sessions;
     stream_connections: list_connections(pb::ListConnectionsRequest) -> pb::Connection, connections;
+    stream_sync_runs: list_sync_runs(pb::ListSyncRunsRequest) -> pb::SyncRun, sync_runs;
 }

@@ -7,6 +7,7 @@ pub(crate) mod m20261122_000002_create_applications;
 mod m20261122_000003_create_health_data;
 mod m20261122_000004_create_source_priority;
 mod m20261201_000005_create_sample_blocks;
+mod m20261201_000006_create_jobs;
 mod m20261201_000007_create_connect_flow;
 pub mod sample_codec;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_health_data::Migration),
             Box::new(m20261122_000004_create_source_priority::Migration),
             Box::new(m20261201_000005_create_sample_blocks::Migration),
+            Box::new(m20261201_000006_create_jobs::Migration),
             Box::new(m20261201_000007_create_connect_flow::Migration),
         ]
     }

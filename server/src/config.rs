@@ -52,6 +52,23 @@ pub struct RedisConfig {
     pub url: SecretString,
 }
 
+/// Background work: the queue's timing and the workers (owl's own variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsConfig {
+    /// Jobs one process runs at once (OWL_WORKER_CONCURRENCY).
+    pub worker_concurrency: usize,
+    /// Seconds a leased job stays invisible to other workers without a heartbeat; a crashed
+    /// worker's jobs run again after it (OWL_JOB_VISIBILITY_TIMEOUT_SECONDS).
+    pub visibility_timeout_seconds: u64,
+    /// Deliveries before a failing job is dead-lettered (OWL_JOB_MAX_ATTEMPTS).
+    pub max_attempts: u32,
+    /// Delay before the first retry, milliseconds; doubles per attempt, with jitter, up to an
+    /// hour (OWL_JOB_RETRY_BASE_MS).
+    pub retry_base_ms: u64,
+    /// Prefix of the queue's Redis keys (OWL_REDIS_KEY_PREFIX).
+    pub redis_key_prefix: String,
+}
+
 /// SMTP relay settings (EMAIL_HOST …).
 #[derive(Debug, Clone)]
 pub struct SmtpConfig {
@@ -113,6 +130,7 @@ pub struct Config {
     pub email: EmailConfig,
     pub sentry: SentryConfig,
     pub sync_interval_seconds: u64,
+    pub jobs: JobsConfig,
     pub xml_chunk_size: usize,
     pub redis_sleep_ttl_seconds: u64,
     pub sleep_end_gap_minutes: u64,
@@ -417,6 +435,16 @@ impl Config {
             email,
             sentry,
             sync_interval_seconds: r.positive("SYNC_INTERVAL_SECONDS", 3600) as u64,
+            jobs: JobsConfig {
+                worker_concurrency: r.positive("OWL_WORKER_CONCURRENCY", 8) as usize,
+                visibility_timeout_seconds: r.positive("OWL_JOB_VISIBILITY_TIMEOUT_SECONDS", 300)
+                    as u64,
+                max_attempts: r.positive("OWL_JOB_MAX_ATTEMPTS", 5).min(1000) as u32,
+                retry_base_ms: r.positive("OWL_JOB_RETRY_BASE_MS", 10_000) as u64,
+                redis_key_prefix: r
+                    .get("OWL_REDIS_KEY_PREFIX")
+                    .unwrap_or_else(|| "owl:jobs:".into()),
+            },
             xml_chunk_size: r.positive("XML_CHUNK_SIZE", 50_000) as usize,
             redis_sleep_ttl_seconds: r.positive("REDIS_SLEEP_TTL_SECONDS", 86_400) as u64,
             sleep_end_gap_minutes: r.positive("SLEEP_END_GAP_MINUTES", 120) as u64,

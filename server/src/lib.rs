@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod jobs;
 pub mod mail;
 pub mod providers;
 pub mod store;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// Where the deployment runs.
     pub environment: Environment,
+    /// Background work: the queue (Redis or embedded), workers and the scheduler.
+    pub jobs: jobs::Jobs,
 }
 
 /// Replacements for tests: a fixed clock, a capturing mailer.
@@ -64,6 +67,20 @@ impl AppState {
             ),
             None => None,
         };
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let job_settings =
+            jobs::JobsSettings::from_config(&config.jobs, config.sync_interval_seconds);
+        let mut jobs = match (&cache, &config.redis) {
+            (Some(pool), Some(redis)) => jobs::Jobs::redis(
+                pool.clone(),
+                redis.url.expose_secret(),
+                &config.jobs.redis_key_prefix,
+                store.clone(),
+                clock.clone(),
+                job_settings,
+            ),
+            _ => jobs::Jobs::embedded(store.clone(), clock.clone(), job_settings),
+        };
         let mailer = match overrides.mailer {
             Some(mailer) => mailer,
             None => mail::from_config(&config.email)?,
@@ -86,7 +103,7 @@ impl AppState {
             connections: store.clone(),
             providers,
             cipher,
-            clock: overrides.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock,
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,
             settings: Settings {
@@ -102,6 +119,7 @@ impl AppState {
                 demo_provider: !config.environment.is_deployed(),
             },
         });
+        jobs.ctx = Some(ctx.clone());
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
             && let Some(admin) = Developers(&ctx).bootstrap_admin(email, password).await?
         {
@@ -113,6 +131,7 @@ impl AppState {
             cache,
             cors_origins: Arc::new(config.cors_origins.clone()),
             environment: config.environment,
+            jobs,
         })
     }
 }
@@ -126,6 +145,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
     let router = api::router(&state).await?;
+    // Open WatchSyncStatus streams would otherwise hold the graceful shutdown forever.
+    let status = state.jobs.status.clone();
+    let shutdown = async move {
+        shutdown.await;
+        status.close();
+    };
     tracing::info!(address = %listener.local_addr()?, "owl is serving gRPC, grpc-web and HTTP");
     // Without TCP_NODELAY, a response's last frames wait ~40 ms for the peer's delayed ACK.
     let listener = listener.tap_io(|tcp| {
@@ -139,7 +164,20 @@ pub async fn run(
     Ok(())
 }
 
-/// What follows a new connection: its first sync.
+/// What follows a new connection: its first sync, which backfills the provider's window. A
+/// failure to enqueue is logged; the scheduler's next round syncs the connection anyway.
 pub async fn after_connect(state: &AppState, connection: &domain::connections::StoredConnection) {
-    let _ = (state, connection);
+    let target = jobs::runs::ConnectionRef {
+        id: connection.id,
+        user_id: connection.user_id,
+        provider: connection.provider.clone(),
+    };
+    if let Err(error) = state
+        .jobs
+        .sync_jobs()
+        .enqueue(&target, jobs::runs::SyncSource::Backfill, None)
+        .await
+    {
+        tracing::warn!(connection = %connection.id, %error, "first sync not enqueued");
+    }
 }

@@ -1,4 +1,4 @@
-//! The `owl` command: serve, migrate, and check the configuration.
+//! The `owl` command: serve, run workers, migrate, manage dead jobs, and check the configuration.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -24,6 +24,18 @@ enum Command {
         /// Address to listen on [default: OWL_LISTEN or 0.0.0.0:8000].
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Serve only the API; run jobs in separate `owl worker` processes (Redis or a shared
+        /// database).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run only background jobs and the sync scheduler, against the configured Redis (or
+    /// database when no Redis is configured). Start as many as the load needs.
+    Worker,
+    /// Inspect and requeue dead jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
     },
     /// Apply pending database migrations, or roll back the last ones.
     Migrate {
@@ -35,6 +47,21 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// List dead jobs (those that ran out of attempts), most recent first, with their errors.
+    Dead {
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Move a dead job back into the queue with fresh attempts.
+    Requeue {
+        /// The job's id, as `owl jobs dead` prints it.
+        id: uuid::Uuid,
     },
 }
 
@@ -74,7 +101,9 @@ async fn main() -> ExitCode {
     }
     telemetry::init(config.environment.json_logs());
     let result = match cli.command {
-        Command::Serve { listen } => serve(config, listen).await,
+        Command::Serve { listen, no_worker } => serve(config, listen, !no_worker).await,
+        Command::Worker => worker(config).await,
+        Command::Jobs { command } => jobs(config, command).await,
         Command::Migrate { rollback } => migrate(config, rollback).await,
         Command::Config { .. } => Ok(()),
     };
@@ -87,10 +116,58 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(config: Config, listen: Option<SocketAddr>, workers: bool) -> anyhow::Result<()> {
     let state = AppState::from_config(&config, Overrides::default()).await?;
     let listener = tokio::net::TcpListener::bind(listen.unwrap_or(config.listen)).await?;
-    run(state, listener, shutdown_signal()).await
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let stop = std::sync::Arc::new(stop);
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
+        let _ = rx.changed().await;
+    };
+    let background = workers.then(|| {
+        let jobs = state.jobs.clone();
+        let stopped = stopped.clone();
+        tokio::spawn(async move { jobs.run(until_stopped(stopped)).await })
+    });
+    let signalled = stop.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signalled.send(());
+    });
+    let served = run(state, listener, until_stopped(stopped)).await;
+    // Also when serving failed: background work stops with the API.
+    let _ = stop.send(());
+    if let Some(background) = background {
+        background.await?;
+    }
+    served
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    state.jobs.run(shutdown_signal()).await;
+    Ok(())
+}
+
+async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    match command {
+        JobsCommand::Dead { limit } => {
+            for dead in state.jobs.queue.dead_letters(limit).await? {
+                println!(
+                    "{}\t{}\tattempts={}\t{}",
+                    dead.id, dead.kind, dead.attempts, dead.last_error
+                );
+            }
+        }
+        JobsCommand::Requeue { id } => {
+            if !state.jobs.queue.requeue(id).await? {
+                anyhow::bail!("no dead job {id}");
+            }
+            println!("requeued {id}");
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(config: Config, rollback: Option<u32>) -> anyhow::Result<()> {

@@ -366,3 +366,140 @@ async fn developers_enable_and_disable_providers() {
         .unwrap_err();
     assert_eq!(violated_fields(&bad), ["update_mask"]);
 }
+
+/// Waits until the user's newest sync run ends; returns it.
+async fn finished_run(client: &Client, user: &pb::User) -> pb::SyncRun {
+    for _ in 0..200 {
+        let runs = client
+            .list_sync_runs(pb::ListSyncRunsRequest {
+                parent: user.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        if let Some(run) = runs.sync_runs.first()
+            && [
+                pb::SyncState::Succeeded as i32,
+                pb::SyncState::Failed as i32,
+            ]
+            .contains(&run.state)
+        {
+            return run.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no sync run finished");
+}
+
+#[tokio::test]
+async fn a_new_connection_syncs_a_week_of_demo_data_into_the_health_model() {
+    let f = flow().await;
+    let worker = tokio::spawn(f.server.jobs.worker().run(std::future::pending()));
+    let started = f.start().await.unwrap();
+    let (_, location) = f
+        .callback(&f.consent(&started.authorization_url, "allow").await)
+        .await;
+    let name = query(&location.unwrap(), "connection").unwrap();
+    let run = finished_run(&f.backend, &f.user).await;
+    assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
+    assert_eq!(run.source, pb::SyncSource::Backfill as i32);
+    assert!(run.items_processed > 7 * 1440, "{run:?}");
+
+    // A week of heart rate every minute, from the demo watch, in bpm at UTC+1.
+    let heart = f
+        .backend
+        .list_samples(pb::ListSamplesRequest {
+            parent: f.user.name.clone(),
+            series_types: vec!["heart_rate".into()],
+            page_size: 20_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let series = &heart.series[0];
+    assert_eq!(series.times.len(), 7 * 1440);
+    assert_eq!(series.unit, "bpm");
+    assert!(series.zone_offsets.iter().all(|&o| o == 3600));
+    assert!(series.values.iter().all(|v| (40.0..200.0).contains(v)));
+    let sources = f
+        .backend
+        .list_data_sources(pb::ListDataSourcesRequest {
+            parent: f.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sources.data_sources.len(), 1);
+    assert_eq!(sources.data_sources[0].provider, "demo");
+    assert_eq!(
+        sources.data_sources[0].device_type,
+        pb::DeviceType::Watch as i32
+    );
+    let workouts = f
+        .backend
+        .list_workouts(pb::ListWorkoutsRequest {
+            parent: f.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        (6..=7).contains(&workouts.workouts.len()),
+        "{}",
+        workouts.workouts.len()
+    );
+    assert!(
+        workouts
+            .workouts
+            .iter()
+            .all(|w| w.workout_type == "running")
+    );
+    let nights = f
+        .backend
+        .list_sleep_sessions(pb::ListSleepSessionsRequest {
+            parent: f.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!((6..=7).contains(&nights.sleep_sessions.len()));
+    assert!(!nights.sleep_sessions[0].stages.is_empty());
+    let connection = f
+        .backend
+        .get_connection(pb::GetConnectionRequest { name: name.clone() })
+        .await
+        .unwrap();
+    assert!(connection.last_sync_time.is_some());
+
+    // Syncing again right away fetches from the cursor: nothing new.
+    f.backend
+        .sync_connection(pb::SyncConnectionRequest {
+            name: name.clone(),
+            backfill_range: None,
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let again = finished_run(&f.backend, &f.user).await;
+    assert_eq!(again.state, pb::SyncState::Succeeded as i32);
+    assert_eq!(again.items_processed, 0);
+
+    // Deleting the connection with its data leaves the user with nothing from the demo.
+    f.backend
+        .delete_connection(pb::DeleteConnectionRequest {
+            name,
+            delete_data: true,
+        })
+        .await
+        .unwrap();
+    let sources = f
+        .backend
+        .list_data_sources(pb::ListDataSourcesRequest {
+            parent: f.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(sources.data_sources.is_empty());
+    worker.abort();
+}

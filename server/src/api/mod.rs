@@ -10,6 +10,7 @@ use owl::pb::event_service_server::EventServiceServer;
 use owl::pb::provider_service_server::ProviderServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
 use owl::pb::summary_service_server::SummaryServiceServer;
+use owl::pb::sync_service_server::SyncServiceServer;
 use owl::pb::time_series_service_server::TimeSeriesServiceServer;
 use owl::pb::user_service_server::UserServiceServer;
 use tonic::service::RoutesBuilder;
@@ -27,6 +28,7 @@ mod oauth;
 mod sdk_token;
 pub mod status;
 mod summaries;
+mod sync;
 mod time_series;
 mod user;
 
@@ -36,6 +38,7 @@ use developer::DeveloperApi;
 use events::EventApi;
 use sdk_token::SdkTokenApi;
 use summaries::SummaryApi;
+use sync::SyncApi;
 use time_series::TimeSeriesApi;
 use user::UserApi;
 
@@ -78,6 +81,10 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(SummaryServiceServer::new(SummaryApi(ctx.clone())))
         .add_service(ConnectionServiceServer::new(ConnectionApi(ctx.clone())))
         .add_service(ProviderServiceServer::new(ProviderApi(ctx.clone())))
+        .add_service(SyncServiceServer::new(SyncApi {
+            ctx: ctx.clone(),
+            jobs: state.jobs.clone(),
+        }))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

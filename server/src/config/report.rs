@@ -103,6 +103,26 @@ pub(super) fn lines(c: &Config) -> Vec<(String, String)> {
             "SYNC_INTERVAL_SECONDS".into(),
             c.sync_interval_seconds.to_string(),
         ),
+        (
+            "OWL_WORKER_CONCURRENCY".into(),
+            c.jobs.worker_concurrency.to_string(),
+        ),
+        (
+            "OWL_JOB_VISIBILITY_TIMEOUT_SECONDS".into(),
+            c.jobs.visibility_timeout_seconds.to_string(),
+        ),
+        (
+            "OWL_JOB_MAX_ATTEMPTS".into(),
+            c.jobs.max_attempts.to_string(),
+        ),
+        (
+            "OWL_JOB_RETRY_BASE_MS".into(),
+            c.jobs.retry_base_ms.to_string(),
+        ),
+        (
+            "OWL_REDIS_KEY_PREFIX".into(),
+            c.jobs.redis_key_prefix.clone(),
+        ),
         ("XML_CHUNK_SIZE".into(), c.xml_chunk_size.to_string()),
     ];
     for (name, p) in &c.providers {

@@ -197,7 +197,7 @@ impl Connections<'_> {
 
     /// The settings of `provider`, stored or default (enabled when configured; the demo in
     /// development).
-    async fn setting(
+    pub(crate) async fn setting(
         &self,
         provider: &dyn Provider,
     ) -> Result<(bool, SyncMode, Option<DateTime<Utc>>)> {

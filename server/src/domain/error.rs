@@ -26,6 +26,7 @@ pub enum Reason {
     ApiKeyRevoked,
     ProviderDisabled,
     ProviderNotConfigured,
+    ConnectionNotActive,
     Unavailable,
     Internal,
 }
@@ -46,6 +47,7 @@ impl Reason {
             Reason::ApiKeyRevoked => "API_KEY_REVOKED",
             Reason::ProviderDisabled => "PROVIDER_DISABLED",
             Reason::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
+            Reason::ConnectionNotActive => "CONNECTION_NOT_ACTIVE",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }

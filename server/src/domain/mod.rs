@@ -22,8 +22,10 @@ pub mod health;
 pub mod mail;
 pub mod model;
 pub mod page;
+pub mod provider_sync;
 pub mod sdk_tokens;
 pub mod sessions;
+pub mod sync;
 pub mod users;
 pub mod validate;
 

@@ -16,10 +16,12 @@ use crate::domain::page::PageRequest;
 pub mod connections;
 pub mod entity;
 pub mod health;
+pub mod jobs;
 pub mod sea;
 
 pub use connections::ConnectionStore;
 pub use health::{EventStore, HealthStore, SampleWriter};
+pub use jobs::{JobStore, SyncStore};
 pub use sea::{SeaStore, connect};
 
 /// Developers, onboarding and team invitations.

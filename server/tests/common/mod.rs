@@ -137,6 +137,8 @@ pub struct TestServer {
     pub db: TestDb,
     pub clock: Arc<ManualClock>,
     pub mailer: Arc<CapturingMailer>,
+    /// The server's background work (its queue, status bus …); the harness runs no workers.
+    pub jobs: owl_server::jobs::Jobs,
     /// A client without credentials.
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -191,6 +193,7 @@ impl TestServer {
             mailer: capture_mail.then_some(captured),
         };
         let state = AppState::from_config(&config, overrides).await.unwrap();
+        let jobs = state.jobs.clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(owl_server::run(state, listener, async move {
             let _ = rx.await;
@@ -201,6 +204,7 @@ impl TestServer {
             db,
             clock,
             mailer,
+            jobs,
             client,
             shutdown: Some(tx),
         }

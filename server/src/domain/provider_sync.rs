@@ -1,0 +1,264 @@
+//! Pulling a connection's data from its provider into the health-data model: tokens refreshed
+//! before they expire, pages fetched after the stored cursor and written idempotently (samples
+//! through the same intake as the API, events by their identity), the cursor saved after every
+//! page. A refused refresh marks the connection expired.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chrono::Duration;
+use uuid::Uuid;
+
+use super::Context;
+use super::connections::{ConnectionState, Connections, StoredConnection};
+use super::error::{Error, Result};
+use super::health::SourceKey;
+use super::health::events::{NewEvent, validate_events};
+use super::health::intake::{OffsetRule, check_source, validate_batches};
+use super::validate::Violations;
+use crate::providers::{Fetched, Provider, ProviderError};
+
+/// Refresh tokens that expire within this.
+const REFRESH_MARGIN_MINUTES: i64 = 5;
+/// Most pages one sync fetches; the next sync continues from the cursor.
+const MAX_PAGES: usize = 100;
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pulled {
+    /// Samples inserted or changed.
+    pub samples: u64,
+    /// Events inserted or changed.
+    pub events: u64,
+    /// Pages fetched.
+    pub pages: usize,
+}
+
+/// Why a sync fetched nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// The connection was deleted.
+    Deleted,
+    /// The connection is expired or revoked.
+    NotActive,
+    /// The provider is not part of this deployment or is disabled.
+    ProviderUnavailable,
+}
+
+/// Sync use-cases.
+pub struct ProviderSync<'a>(pub &'a Context);
+
+impl ProviderSync<'_> {
+    /// Pulls what is new for a connection; `progress` hears after every page.
+    pub async fn run(
+        &self,
+        user_id: Uuid,
+        connection_id: Uuid,
+        mut progress: impl FnMut(&Pulled) + Send,
+    ) -> Result<std::result::Result<Pulled, Skipped>> {
+        let Some(connection) = self
+            .0
+            .connections
+            .connection(user_id, connection_id)
+            .await?
+        else {
+            return Ok(Err(Skipped::Deleted));
+        };
+        if connection.state != ConnectionState::Active {
+            return Ok(Err(Skipped::NotActive));
+        }
+        let Some(provider) = self.0.providers.get(&connection.provider).cloned() else {
+            return Ok(Err(Skipped::ProviderUnavailable));
+        };
+        let (enabled, _, _) = Connections(self.0).setting(provider.as_ref()).await?;
+        if !enabled {
+            return Ok(Err(Skipped::ProviderUnavailable));
+        }
+        let mut connection = self.fresh(connection, provider.as_ref(), false).await?;
+        let mut pulled = Pulled::default();
+        let mut refreshed = false;
+        while pulled.pages < MAX_PAGES {
+            let tokens = Connections(self.0).tokens(&connection)?;
+            let now = self.0.clock.now();
+            let fetched = provider
+                .fetch(
+                    &self.0.providers.http,
+                    secrecy::ExposeSecret::expose_secret(&tokens.access_token),
+                    connection.sync_cursor.as_deref(),
+                    now,
+                )
+                .await;
+            let fetched = match fetched {
+                Ok(fetched) => fetched,
+                Err(ProviderError::Unauthorized(_)) if !refreshed => {
+                    refreshed = true;
+                    connection = self.fresh(connection, provider.as_ref(), true).await?;
+                    continue;
+                }
+                Err(error) => return Err(self.failure(&mut connection, error).await?),
+            };
+            pulled.pages += 1;
+            let more = fetched.more;
+            let cursor = fetched.cursor.clone();
+            let (samples, events) = self.store(user_id, fetched).await?;
+            pulled.samples += samples;
+            pulled.events += events;
+            if cursor.is_some() {
+                connection.sync_cursor = cursor;
+            }
+            connection.last_synced_at = Some(now);
+            self.0.connections.update_connection(&connection).await?;
+            progress(&pulled);
+            if !more {
+                break;
+            }
+        }
+        tracing::info!(connection = %connection.id, provider = %connection.provider,
+            samples = pulled.samples, events = pulled.events, pages = pulled.pages, "synced");
+        Ok(Ok(pulled))
+    }
+
+    /// The connection with tokens that do not expire within the margin (or, `force`d, new ones).
+    /// A refusal marks it expired. When another worker refreshed first (a rotated refresh token
+    /// is then refused), its tokens are used.
+    async fn fresh(
+        &self,
+        connection: StoredConnection,
+        provider: &dyn Provider,
+        force: bool,
+    ) -> Result<StoredConnection> {
+        let now = self.0.clock.now();
+        let due = connection
+            .token_expires_at
+            .is_some_and(|t| t <= now + Duration::minutes(REFRESH_MARGIN_MINUTES));
+        if !force && !due {
+            return Ok(connection);
+        }
+        let tokens = Connections(self.0).tokens(&connection)?;
+        let Some(refresh) = tokens.refresh_token.as_ref() else {
+            return Err(self
+                .expire(
+                    connection,
+                    "the access token expired and there is no refresh token",
+                )
+                .await);
+        };
+        let refresh = secrecy::ExposeSecret::expose_secret(refresh).to_owned();
+        match provider.refresh(&self.0.providers.http, &refresh).await {
+            Ok(new) => {
+                let mut updated = Connections(self.0).with_tokens(connection, &new)?;
+                updated.updated_at = now;
+                self.0.connections.update_connection(&updated).await?;
+                tracing::info!(connection = %updated.id, "tokens refreshed");
+                Ok(updated)
+            }
+            Err(ProviderError::Unauthorized(reason)) => {
+                let current = self
+                    .0
+                    .connections
+                    .connection(connection.user_id, connection.id)
+                    .await?;
+                match current {
+                    Some(c) if c.refresh_token != connection.refresh_token => Ok(c),
+                    _ => Err(self
+                        .expire(
+                            connection,
+                            &format!("the provider refused the refresh: {reason}"),
+                        )
+                        .await),
+                }
+            }
+            Err(error) => {
+                let mut connection = connection;
+                Err(self.failure(&mut connection, error).await?)
+            }
+        }
+    }
+
+    /// Marks a connection expired; returns the error that fails the sync.
+    async fn expire(&self, mut connection: StoredConnection, reason: &str) -> Error {
+        connection.state = ConnectionState::Expired;
+        connection.state_reason = Some(reason.to_owned());
+        connection.updated_at = self.0.clock.now();
+        if let Err(error) = self.0.connections.update_connection(&connection).await {
+            return error;
+        }
+        tracing::warn!(connection = %connection.id, reason, "connection expired");
+        Error::FailedPrecondition {
+            reason: super::error::Reason::ConnectionNotActive,
+            message: format!("connection expired: {reason}"),
+        }
+    }
+
+    /// The error a failed provider call ends the attempt with (the job retries it).
+    async fn failure(
+        &self,
+        connection: &mut StoredConnection,
+        error: ProviderError,
+    ) -> Result<Error> {
+        Ok(match error {
+            ProviderError::Unauthorized(reason) => {
+                self.expire(
+                    connection.clone(),
+                    &format!("the provider refused the token: {reason}"),
+                )
+                .await
+            }
+            ProviderError::RateLimited { retry_after } => Error::Unavailable(format!(
+                "rate limited by {}{}",
+                connection.provider,
+                retry_after.map_or(String::new(), |d| format!(
+                    "; retry after {} s",
+                    d.as_secs()
+                ))
+            )),
+            ProviderError::Unavailable(m) => {
+                Error::Unavailable(format!("{} unavailable: {m}", connection.provider))
+            }
+            ProviderError::Malformed(m) => Error::Unavailable(format!(
+                "{} answered something owl cannot read: {m}",
+                connection.provider
+            )),
+        })
+    }
+
+    /// Validates and stores a fetched page; returns the samples and events written.
+    async fn store(&self, user_id: Uuid, fetched: Fetched) -> Result<(u64, u64)> {
+        let now = self.0.clock.now();
+        let user = self.0.users.user(user_id).await?;
+        let offsets = match user
+            .and_then(|u| u.time_zone)
+            .and_then(|z| chrono_tz::Tz::from_str(&z).ok())
+        {
+            Some(zone) => OffsetRule::Zone(zone),
+            None => OffsetRule::Fixed(0),
+        };
+        let (batches, _) =
+            validate_batches(fetched.samples, "samples", now.timestamp_millis(), &offsets)?;
+        let mut writer = self.0.health.begin_samples(user_id).await?;
+        let mut samples = 0;
+        for batch in &batches {
+            let stats = writer.write(batch).await?;
+            samples += stats.inserted + stats.updated;
+        }
+        writer.commit().await?;
+        let mut by_source: HashMap<SourceKey, Vec<NewEvent>> = HashMap::new();
+        for (source, event) in fetched.events {
+            by_source.entry(source).or_default().push(event);
+        }
+        let mut events = 0;
+        for (source, list) in by_source {
+            let mut v = Violations::new();
+            check_source(&source, "source", &mut v);
+            validate_events(&list, "events", now.timestamp_millis(), &mut v);
+            v.finish()?;
+            let stats = self
+                .0
+                .events
+                .write_events(user_id, &source, &list, now)
+                .await?;
+            events += stats.inserted + stats.updated;
+        }
+        Ok((samples, events))
+    }
+}

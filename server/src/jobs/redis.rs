@@ -1,0 +1,619 @@
+//! The Redis queue: Redis Streams with one consumer group, plus a sorted set of delayed jobs
+//! and a sorted set of dead letters. Every step that touches more than one key is a Lua
+//! script, so it is atomic.
+//!
+//! Keys, under a prefix (`owl:jobs:` by default; tests use their own):
+//! - `job:{id}`  hash: kind, payload, attempts, enqueued_at, dedup, entry, last_error, dead_at
+//! - `stream`    entries `id → {id}` of ready jobs; the group `workers` leases them
+//! - `delayed`   zset of delayed jobs and retries, scored by the UNIX ms they become ready
+//! - `dead`      zset of dead letters, scored by the UNIX ms they died
+//! - `dedup:{key}` the id of the pending job holding a dedup key
+//! - `cursor`    where XAUTOCLAIM continues scanning for the jobs of dead workers
+//!
+//! The attempt number doubles as the lease token: every delivery increments it, so a worker
+//! whose lease passed to another cannot nack or renew what it no longer holds. One Redis
+//! (optionally with replicas) is assumed; the scripts build key names, which Redis Cluster
+//! would not route.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::Pool;
+use deadpool_redis::redis::{self, RedisError, Script, Value};
+use uuid::Uuid;
+
+use super::queue::{
+    DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats, now_ms,
+};
+use super::scheduler::ScheduleLease;
+use crate::domain::error::{Error, Result};
+
+/// The consumer group every worker joins.
+const GROUP: &str = "workers";
+/// How long a blocking read may wait past its BLOCK before the client gives up.
+const BLOCK_SLACK: Duration = Duration::from_secs(2);
+/// The redis crate's default response timeout, restored after a blocking read.
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Functions every script shares. ARGV[1] is the prefix, ARGV[2] the group, ARGV[3] now (ms).
+const PRELUDE: &str = r#"
+local P = ARGV[1]
+local group = ARGV[2]
+local now = tonumber(ARGV[3])
+local stream = P .. 'stream'
+local function release_dedup(key, id)
+  local dedup = redis.call('HGET', key, 'dedup')
+  if dedup and dedup ~= '' and redis.call('GET', dedup) == id then
+    redis.call('DEL', dedup)
+  end
+end
+local function drop_entry(entry)
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+end
+local function bury(key, id, entry, err)
+  drop_entry(entry)
+  release_dedup(key, id)
+  redis.call('HSET', key, 'last_error', err, 'dead_at', now)
+  redis.call('HDEL', key, 'entry')
+  redis.call('ZADD', P .. 'dead', now, id)
+end
+local function field(fields, name)
+  for i = 1, #fields, 2 do
+    if fields[i] == name then return fields[i + 1] end
+  end
+  return nil
+end
+-- Starts a delivery of stream entry `entry` (job `id`); nil when there is nothing to run.
+local function start(entry, id, max_attempts)
+  if not id then
+    drop_entry(entry)
+    return nil
+  end
+  local key = P .. 'job:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    drop_entry(entry)
+    return nil
+  end
+  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
+  if attempts > max_attempts then
+    local previous = redis.call('HGET', key, 'last_error') or 'none'
+    redis.call('HSET', key, 'attempts', attempts - 1)
+    bury(key, id, entry, 'lease expired on the last attempt (worker lost); previous error: ' .. previous)
+    return nil
+  end
+  redis.call('HSET', key, 'entry', entry)
+  local f = redis.call('HMGET', key, 'kind', 'payload', 'enqueued_at')
+  return {id, entry, f[1] or '', f[2] or '', attempts, tonumber(f[3] or '0')}
+end
+"#;
+
+/// ARGV[4] id, [5] kind, [6] payload, [7] ready at (ms), [8] dedup key name or ''.
+const ENQUEUE: &str = r#"
+local id = ARGV[4]
+local dedup = ARGV[8]
+if dedup ~= '' then
+  local existing = redis.call('GET', dedup)
+  if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
+    return existing
+  end
+  redis.call('SET', dedup, id)
+end
+redis.call('HSET', P .. 'job:' .. id, 'kind', ARGV[5], 'payload', ARGV[6], 'attempts', 0,
+  'enqueued_at', now, 'dedup', dedup)
+local ready = tonumber(ARGV[7])
+if ready > now then
+  redis.call('ZADD', P .. 'delayed', ready, id)
+else
+  redis.call('XADD', stream, '*', 'id', id)
+end
+return id
+"#;
+
+/// ARGV[4] consumer, [5] max jobs, [6] visibility timeout (ms), [7] max attempts.
+/// Promotes due delayed jobs, reclaims expired leases, reads new entries; returns
+/// {deliveries, next delayed due time or -1}.
+const RESERVE: &str = r#"
+local consumer = ARGV[4]
+local max = tonumber(ARGV[5])
+local max_attempts = tonumber(ARGV[7])
+local delayed = P .. 'delayed'
+local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', delayed, id)
+  if redis.call('EXISTS', P .. 'job:' .. id) == 1 then
+    redis.call('XADD', stream, '*', 'id', id)
+  end
+end
+local out = {}
+local cursor = redis.call('GET', P .. 'cursor') or '0-0'
+local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[6], cursor, 'COUNT', max)
+redis.call('SET', P .. 'cursor', claimed[1])
+for _, e in ipairs(claimed[2]) do
+  if e and e[2] then
+    local d = start(e[1], field(e[2], 'id'), max_attempts)
+    if d then table.insert(out, d) end
+  end
+end
+if #out < max then
+  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out,
+    'STREAMS', stream, '>')
+  if read then
+    for _, e in ipairs(read[1][2]) do
+      local d = start(e[1], field(e[2], 'id'), max_attempts)
+      if d then table.insert(out, d) end
+    end
+  end
+end
+local head = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+local next_due = -1
+if head[2] then next_due = tonumber(head[2]) end
+return {out, next_due}
+"#;
+
+/// ARGV[4] max attempts, then pairs of (entry, id) read by a blocking XREADGROUP.
+const START: &str = r#"
+local out = {}
+for i = 5, #ARGV, 2 do
+  local d = start(ARGV[i], ARGV[i + 1], tonumber(ARGV[4]))
+  if d then table.insert(out, d) end
+end
+return {out, -1}
+"#;
+
+/// ARGV[4] id, [5] entry.
+const ACK: &str = r#"
+local id = ARGV[4]
+local key = P .. 'job:' .. id
+local current = redis.call('HGET', key, 'entry')
+release_dedup(key, id)
+redis.call('DEL', key)
+redis.call('ZREM', P .. 'delayed', id)
+drop_entry(ARGV[5])
+if current and current ~= ARGV[5] then drop_entry(current) end
+return 1
+"#;
+
+/// ARGV[4] id, [5] entry, [6] attempt, [7] error, [8] retry at (ms) or -1 to dead-letter.
+/// Returns 0 when stale, 1 when retried, 2 when dead-lettered.
+const NACK: &str = r#"
+local id = ARGV[4]
+local key = P .. 'job:' .. id
+if redis.call('HGET', key, 'attempts') ~= ARGV[6] or redis.call('HGET', key, 'entry') ~= ARGV[5] then
+  return 0
+end
+local retry_at = tonumber(ARGV[8])
+if retry_at < 0 then
+  bury(key, id, ARGV[5], ARGV[7])
+  return 2
+end
+drop_entry(ARGV[5])
+redis.call('HSET', key, 'last_error', ARGV[7])
+redis.call('HDEL', key, 'entry')
+redis.call('ZADD', P .. 'delayed', retry_at, id)
+return 1
+"#;
+
+/// ARGV[4] id, [5] entry, [6] attempt, [7] consumer. Resets the entry's idle time.
+const HEARTBEAT: &str = r#"
+local key = P .. 'job:' .. ARGV[4]
+if redis.call('HGET', key, 'attempts') ~= ARGV[6] or redis.call('HGET', key, 'entry') ~= ARGV[5] then
+  return 0
+end
+redis.call('XCLAIM', stream, group, ARGV[7], 0, ARGV[5], 'JUSTID')
+return 1
+"#;
+
+/// ARGV[4] limit.
+const DEAD: &str = r#"
+local ids = redis.call('ZREVRANGE', P .. 'dead', 0, tonumber(ARGV[4]) - 1, 'WITHSCORES')
+local out = {}
+for i = 1, #ids, 2 do
+  local f = redis.call('HMGET', P .. 'job:' .. ids[i], 'kind', 'payload', 'attempts', 'last_error')
+  table.insert(out, {ids[i], f[1] or '', f[2] or '', tonumber(f[3] or '0'), f[4] or '', tonumber(ids[i + 1])})
+end
+return out
+"#;
+
+/// ARGV[4] id.
+const REQUEUE: &str = r#"
+local id = ARGV[4]
+if redis.call('ZREM', P .. 'dead', id) == 0 then return 0 end
+local key = P .. 'job:' .. id
+if redis.call('EXISTS', key) == 0 then return 0 end
+redis.call('HSET', key, 'attempts', 0)
+redis.call('HDEL', key, 'dead_at')
+redis.call('XADD', stream, '*', 'id', id)
+return 1
+"#;
+
+struct Scripts {
+    enqueue: Script,
+    reserve: Script,
+    start: Script,
+    ack: Script,
+    nack: Script,
+    heartbeat: Script,
+    dead: Script,
+    requeue: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
+        Scripts {
+            enqueue: script(ENQUEUE),
+            reserve: script(RESERVE),
+            start: script(START),
+            ack: script(ACK),
+            nack: script(NACK),
+            heartbeat: script(HEARTBEAT),
+            dead: script(DEAD),
+            requeue: script(REQUEUE),
+        }
+    }
+}
+
+/// A job queue on Redis Streams.
+pub struct RedisQueue {
+    pool: Pool,
+    prefix: String,
+    settings: QueueSettings,
+    scripts: Scripts,
+}
+
+/// A Redis failure: the queue is unavailable until Redis answers again.
+fn unavailable(error: RedisError) -> Error {
+    Error::Unavailable(format!("job queue unavailable: {error}"))
+}
+
+fn pool_unavailable(error: deadpool_redis::PoolError) -> Error {
+    Error::Unavailable(format!("job queue unavailable: {error}"))
+}
+
+fn is_missing_group(error: &RedisError) -> bool {
+    error.code() == Some("NOGROUP") || error.to_string().contains("NOGROUP")
+}
+
+/// The stream entry and the consumer of a delivery's receipt.
+fn receipt(delivery: &Delivery) -> (String, String) {
+    match delivery.receipt.split_once('/') {
+        Some((entry, consumer)) => (entry.to_owned(), consumer.to_owned()),
+        None => (delivery.receipt.clone(), String::new()),
+    }
+}
+
+/// One delivery as the scripts return it.
+type RawDelivery = (String, String, String, String, i64, i64);
+
+impl RedisQueue {
+    /// A queue under `prefix` (such as `owl:jobs:`). Connects lazily: the stream and its
+    /// consumer group are created the first time a command finds them missing.
+    pub fn new(pool: Pool, prefix: &str, settings: QueueSettings) -> Self {
+        RedisQueue {
+            pool,
+            prefix: prefix.to_owned(),
+            settings,
+            scripts: Scripts::new(),
+        }
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    async fn connection(&self) -> Result<deadpool_redis::Connection> {
+        self.pool.get().await.map_err(pool_unavailable)
+    }
+
+    /// Creates the stream and the consumer group unless they exist (after a Redis that lost
+    /// its data, too).
+    async fn ensure_group(&self) -> Result<()> {
+        let mut conn = self.connection().await?;
+        let created: redis::RedisResult<Value> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(self.key("stream"))
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Runs `script` with the shared arguments (prefix, group, now) before `args`.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        args: &[String],
+    ) -> redis::RedisResult<T> {
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| RedisError::from(std::io::Error::other(e.to_string())))?;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(GROUP)
+            .arg(now_ms().to_string());
+        for arg in args {
+            invocation.arg(arg);
+        }
+        invocation.invoke_async(&mut conn).await
+    }
+
+    /// Runs a script that reads the group, re-creating the group once if Redis lost it.
+    async fn run_grouped<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        args: &[String],
+    ) -> Result<T> {
+        match self.run(script, args).await {
+            Err(error) if is_missing_group(&error) => {
+                tracing::warn!("redis queue: consumer group missing, creating it again");
+                self.ensure_group().await?;
+                self.run(script, args).await.map_err(unavailable)
+            }
+            other => other.map_err(unavailable),
+        }
+    }
+
+    /// Deliveries leased to `consumer`; the receipt is `{entry}/{consumer}`.
+    fn deliveries(consumer: &str, raw: Vec<RawDelivery>) -> Result<Vec<Delivery>> {
+        raw.into_iter()
+            .map(|(id, entry, kind, payload, attempts, enqueued_at)| {
+                Ok(Delivery {
+                    id: Uuid::parse_str(&id)
+                        .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
+                    kind,
+                    payload,
+                    attempt: u32::try_from(attempts).unwrap_or(0),
+                    enqueued_at_ms: enqueued_at,
+                    receipt: format!("{entry}/{consumer}"),
+                })
+            })
+            .collect()
+    }
+
+    /// Waits up to `block` for new entries, then starts their deliveries.
+    async fn blocking_read(
+        &self,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>> {
+        let mut conn = self.connection().await?;
+        conn.set_response_timeout(block + BLOCK_SLACK);
+        let read: redis::RedisResult<Option<redis::streams::StreamReadReply>> =
+            redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(GROUP)
+                .arg(consumer)
+                .arg("COUNT")
+                .arg(max)
+                .arg("BLOCK")
+                .arg(block.as_millis().max(1) as u64)
+                .arg("STREAMS")
+                .arg(self.key("stream"))
+                .arg(">")
+                .query_async(&mut conn)
+                .await;
+        conn.set_response_timeout(RESPONSE_TIMEOUT);
+        drop(conn);
+        let read = match read {
+            Err(error) if is_missing_group(&error) => {
+                self.ensure_group().await?;
+                return Ok(Vec::new());
+            }
+            other => other.map_err(unavailable)?,
+        };
+        // START takes the max attempts, then (entry, id) pairs.
+        let mut args = vec![self.settings.max_attempts.to_string()];
+        for stream in read.map(|r| r.keys).unwrap_or_default() {
+            for entry in stream.ids {
+                let id = entry
+                    .map
+                    .get("id")
+                    .and_then(|value| redis::from_redis_value_ref::<String>(value).ok())
+                    .unwrap_or_default();
+                args.push(entry.id);
+                args.push(id);
+            }
+        }
+        if args.len() == 1 {
+            return Ok(Vec::new());
+        }
+        let (raw, _): (Vec<RawDelivery>, i64) =
+            self.run_grouped(&self.scripts.start, &args).await?;
+        Self::deliveries(consumer, raw)
+    }
+}
+
+#[async_trait]
+impl Queue for RedisQueue {
+    async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        let id = Uuid::now_v7();
+        let ready = job.delay.map_or(0, |d| {
+            now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        });
+        let dedup = job
+            .dedup_key
+            .as_ref()
+            .map_or(String::new(), |key| self.key(&format!("dedup:{key}")));
+        let winner: String = self
+            .run(
+                &self.scripts.enqueue,
+                &[
+                    id.to_string(),
+                    job.kind,
+                    job.payload,
+                    ready.to_string(),
+                    dedup,
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        if winner == id.to_string() {
+            return Ok(Enqueued::New(id));
+        }
+        let existing = Uuid::parse_str(&winner)
+            .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {winner:?}"))?;
+        Ok(Enqueued::Duplicate(existing))
+    }
+
+    async fn reserve(&self, consumer: &str, max: usize, wait: Duration) -> Result<Vec<Delivery>> {
+        let max = max.max(1);
+        let args = [
+            consumer.to_owned(),
+            max.to_string(),
+            self.settings.visibility_timeout.as_millis().to_string(),
+            self.settings.max_attempts.to_string(),
+        ];
+        let (raw, next_due): (Vec<RawDelivery>, i64) =
+            self.run_grouped(&self.scripts.reserve, &args).await?;
+        if !raw.is_empty() || wait.is_zero() {
+            return Self::deliveries(consumer, raw);
+        }
+        // Block for new entries, but not past the next delayed job's time.
+        let mut block = wait;
+        if next_due >= 0 {
+            let until_due = Duration::from_millis((next_due - now_ms()).max(1) as u64);
+            block = block.min(until_due);
+        }
+        self.blocking_read(consumer, max, block).await
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> Result<()> {
+        let _: i64 = self
+            .run(
+                &self.scripts.ack,
+                &[delivery.id.to_string(), receipt(delivery).0],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<Nacked> {
+        let (retry_at, delay) = if delivery.attempt >= self.settings.max_attempts {
+            (-1, None)
+        } else {
+            let delay = self.settings.backoff(delivery.attempt);
+            (
+                now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),
+                Some(delay),
+            )
+        };
+        let outcome: i64 = self
+            .run(
+                &self.scripts.nack,
+                &[
+                    delivery.id.to_string(),
+                    receipt(delivery).0,
+                    delivery.attempt.to_string(),
+                    error.to_owned(),
+                    retry_at.to_string(),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(match (outcome, delay) {
+            (1, Some(delay)) => Nacked::Retry(delay),
+            (2, _) => Nacked::Dead,
+            _ => Nacked::Stale,
+        })
+    }
+
+    async fn heartbeat(&self, delivery: &Delivery) -> Result<bool> {
+        let (entry, consumer) = receipt(delivery);
+        let renewed: i64 = self
+            .run_grouped(
+                &self.scripts.heartbeat,
+                &[
+                    delivery.id.to_string(),
+                    entry,
+                    delivery.attempt.to_string(),
+                    consumer,
+                ],
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let raw: Vec<(String, String, String, i64, String, i64)> = self
+            .run(&self.scripts.dead, &[limit.max(1).to_string()])
+            .await
+            .map_err(unavailable)?;
+        raw.into_iter()
+            .map(|(id, kind, payload, attempts, last_error, dead_at)| {
+                Ok(DeadLetter {
+                    id: Uuid::parse_str(&id)
+                        .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
+                    kind,
+                    payload,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    last_error,
+                    dead_at_ms: dead_at,
+                })
+            })
+            .collect()
+    }
+
+    async fn requeue(&self, id: Uuid) -> Result<bool> {
+        let requeued: i64 = self
+            .run(&self.scripts.requeue, &[id.to_string()])
+            .await
+            .map_err(unavailable)?;
+        Ok(requeued == 1)
+    }
+
+    async fn stats(&self) -> Result<QueueStats> {
+        let mut conn = self.connection().await?;
+        let (stream, delayed, dead): (u64, u64, u64) = redis::pipe()
+            .cmd("XLEN")
+            .arg(self.key("stream"))
+            .cmd("ZCARD")
+            .arg(self.key("delayed"))
+            .cmd("ZCARD")
+            .arg(self.key("dead"))
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(QueueStats {
+            pending: stream + delayed,
+            dead,
+        })
+    }
+
+    fn settings(&self) -> &QueueSettings {
+        &self.settings
+    }
+}
+
+#[async_trait]
+impl ScheduleLease for RedisQueue {
+    async fn claim(&self, name: &str, slot: i64, holder: &str, ttl: Duration) -> Result<bool> {
+        let mut conn = self.connection().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(&format!("schedule:{name}:{slot}")))
+            .arg(holder)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+}

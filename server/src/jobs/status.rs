@@ -1,0 +1,166 @@
+//! Live sync status: every change of a sync run reaches the watchers of every replica.
+//!
+//! Embedded, changes go through an in-process broadcast channel. With Redis, the process that
+//! changes a run publishes its id on a pub/sub channel; every process (the publisher too)
+//! subscribes, reads the run's current record from the database and broadcasts it locally.
+//! The database stays the truth, so a message is small and a missed one is corrected by the
+//! next. Without Redis, watchers see only the changes made in their own process (`owl serve`
+//! with its in-process workers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::runs::SyncRun;
+use crate::store::jobs::SyncStore;
+
+/// Changes buffered per watcher before the slowest ones skip ahead.
+const CAPACITY: usize = 1024;
+
+/// Publishes run changes and lets watchers subscribe.
+#[derive(Clone)]
+pub struct StatusBus {
+    local: broadcast::Sender<SyncRun>,
+    redis: Option<RedisChannel>,
+    /// Set when the server shuts down, so that open watches end and let it drain.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+#[derive(Clone)]
+struct RedisChannel {
+    pool: deadpool_redis::Pool,
+    channel: String,
+}
+
+impl StatusBus {
+    /// Changes stay in this process.
+    pub fn in_process() -> Self {
+        StatusBus {
+            local: broadcast::channel(CAPACITY).0,
+            redis: None,
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Changes travel through Redis pub/sub on `{prefix}status`; a task of this process
+    /// subscribes (reconnecting when Redis goes away) and re-reads each run from `store`.
+    pub fn redis(
+        pool: deadpool_redis::Pool,
+        url: &str,
+        prefix: &str,
+        store: Arc<dyn SyncStore>,
+    ) -> Self {
+        let local = broadcast::channel(CAPACITY).0;
+        let channel = format!("{prefix}status");
+        match (
+            redis::Client::open(url),
+            tokio::runtime::Handle::try_current(),
+        ) {
+            (Ok(client), Ok(runtime)) => {
+                runtime.spawn(subscribe(client, channel.clone(), store, local.clone()));
+            }
+            (Err(error), _) => {
+                tracing::warn!(%error, "sync status: bad redis url; watchers see local changes only")
+            }
+            (_, Err(_)) => {
+                tracing::warn!("sync status: no runtime; watchers see local changes only")
+            }
+        }
+        StatusBus {
+            local,
+            redis: Some(RedisChannel { pool, channel }),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+
+    /// Announces that `run` changed.
+    pub async fn publish(&self, run: &SyncRun) {
+        let Some(redis) = &self.redis else {
+            let _ = self.local.send(run.clone());
+            return;
+        };
+        let published: anyhow::Result<()> = async {
+            let mut conn = redis.pool.get().await?;
+            let _: i64 = redis::cmd("PUBLISH")
+                .arg(&redis.channel)
+                .arg(run.id.to_string())
+                .query_async(&mut conn)
+                .await?;
+            Ok(())
+        }
+        .await;
+        if let Err(error) = published {
+            // Watchers of this process still see it.
+            tracing::debug!(%error, "sync status: publish failed");
+            let _ = self.local.send(run.clone());
+        }
+    }
+
+    /// Every change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<SyncRun> {
+        self.local.subscribe()
+    }
+
+    /// Ends every watch (the server is shutting down).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once `close` was called.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
+    }
+}
+
+async fn subscribe(
+    client: redis::Client,
+    channel: String,
+    store: Arc<dyn SyncStore>,
+    local: broadcast::Sender<SyncRun>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        match listen(&client, &channel, store.as_ref(), &local).await {
+            Ok(()) => failures = 0,
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                if failures == 1 {
+                    tracing::warn!(%error, "sync status: redis subscription lost; reconnecting");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200u64 << failures.min(4))).await;
+    }
+}
+
+async fn listen(
+    client: &redis::Client,
+    channel: &str,
+    store: &dyn SyncStore,
+    local: &broadcast::Sender<SyncRun>,
+) -> anyhow::Result<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let payload: String = message.get_payload()?;
+        let Ok(id) = Uuid::parse_str(&payload) else {
+            continue;
+        };
+        // Nobody watching: skip the read.
+        if local.receiver_count() == 0 {
+            continue;
+        }
+        if let Some(run) = store.sync_run(id).await? {
+            let _ = local.send(run);
+        }
+    }
+    Ok(())
+}
