@@ -38,6 +38,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// Functions every script shares. ARGV[1] is the prefix, ARGV[2] the group, ARGV[3] now (ms).
 const PRELUDE: &str = r#"
 local P = ARGV[1]
+local lost = {}
 local group = ARGV[2]
 local now = tonumber(ARGV[3])
 local stream = P .. 'stream'
@@ -79,7 +80,10 @@ local function start(entry, id, max_attempts)
   if attempts > max_attempts then
     local previous = redis.call('HGET', key, 'last_error') or 'none'
     redis.call('HSET', key, 'attempts', attempts - 1)
-    bury(key, id, entry, 'lease expired on the last attempt (worker lost); previous error: ' .. previous)
+    local err = 'lease expired on the last attempt (worker lost); previous error: ' .. previous
+    bury(key, id, entry, err)
+    local f = redis.call('HMGET', key, 'kind', 'payload')
+    table.insert(lost, {id, f[1] or '', f[2] or '', attempts - 1, err, now})
     return nil
   end
   redis.call('HSET', key, 'entry', entry)
@@ -148,7 +152,7 @@ end
 local head = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 local next_due = -1
 if head[2] then next_due = tonumber(head[2]) end
-return {out, next_due}
+return {out, next_due, lost}
 "#;
 
 /// ARGV[4] max attempts, then pairs of (entry, id) read by a blocking XREADGROUP.
@@ -158,7 +162,7 @@ for i = 5, #ARGV, 2 do
   local d = start(ARGV[i], ARGV[i + 1], tonumber(ARGV[4]))
   if d then table.insert(out, d) end
 end
-return {out, -1}
+return {out, -1, lost}
 "#;
 
 /// ARGV[4] id, [5] entry.
@@ -260,6 +264,8 @@ pub struct RedisQueue {
     prefix: String,
     settings: QueueSettings,
     scripts: Scripts,
+    /// Dead-lettered by this handle's reservations, not yet taken.
+    lost: std::sync::Mutex<Vec<DeadLetter>>,
 }
 
 /// A Redis failure: the queue is unavailable until Redis answers again.
@@ -285,6 +291,24 @@ fn receipt(delivery: &Delivery) -> (String, String) {
 
 /// One delivery as the scripts return it.
 type RawDelivery = (String, String, String, String, i64, i64);
+/// One dead letter as the scripts return it: id, kind, payload, attempts, error, dead at.
+type RawDead = (String, String, String, i64, String, i64);
+
+fn dead_letters(raw: Vec<RawDead>) -> Result<Vec<DeadLetter>> {
+    raw.into_iter()
+        .map(|(id, kind, payload, attempts, last_error, dead_at)| {
+            Ok(DeadLetter {
+                id: Uuid::parse_str(&id)
+                    .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
+                kind,
+                payload,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                last_error,
+                dead_at_ms: dead_at,
+            })
+        })
+        .collect()
+}
 
 impl RedisQueue {
     /// A queue under `prefix` (such as `owl:jobs:`). Connects lazily: the stream and its
@@ -295,7 +319,21 @@ impl RedisQueue {
             prefix: prefix.to_owned(),
             settings,
             scripts: Scripts::new(),
+            lost: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Keeps what a script dead-lettered for `take_lost`.
+    fn keep_lost(&self, raw: Vec<RawDead>) -> Result<()> {
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let dead = dead_letters(raw)?;
+        self.lost
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(dead);
+        Ok(())
     }
 
     /// The key prefix.
@@ -433,8 +471,9 @@ impl RedisQueue {
         if args.len() == 1 {
             return Ok(Vec::new());
         }
-        let (raw, _): (Vec<RawDelivery>, i64) =
+        let (raw, _, lost): (Vec<RawDelivery>, i64, Vec<RawDead>) =
             self.run_grouped(&self.scripts.start, &args).await?;
+        self.keep_lost(lost)?;
         Self::deliveries(consumer, raw)
     }
 }
@@ -479,8 +518,9 @@ impl Queue for RedisQueue {
             self.settings.visibility_timeout.as_millis().to_string(),
             self.settings.max_attempts.to_string(),
         ];
-        let (raw, next_due): (Vec<RawDelivery>, i64) =
+        let (raw, next_due, lost): (Vec<RawDelivery>, i64, Vec<RawDead>) =
             self.run_grouped(&self.scripts.reserve, &args).await?;
+        self.keep_lost(lost)?;
         if !raw.is_empty() || wait.is_zero() {
             return Self::deliveries(consumer, raw);
         }
@@ -551,23 +591,11 @@ impl Queue for RedisQueue {
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
-        let raw: Vec<(String, String, String, i64, String, i64)> = self
+        let raw: Vec<RawDead> = self
             .run(&self.scripts.dead, &[limit.max(1).to_string()])
             .await
             .map_err(unavailable)?;
-        raw.into_iter()
-            .map(|(id, kind, payload, attempts, last_error, dead_at)| {
-                Ok(DeadLetter {
-                    id: Uuid::parse_str(&id)
-                        .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
-                    kind,
-                    payload,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    last_error,
-                    dead_at_ms: dead_at,
-                })
-            })
-            .collect()
+        dead_letters(raw)
     }
 
     async fn requeue(&self, id: Uuid) -> Result<bool> {
@@ -594,6 +622,15 @@ impl Queue for RedisQueue {
             pending: stream + delayed,
             dead,
         })
+    }
+
+    fn take_lost(&self) -> Vec<DeadLetter> {
+        std::mem::take(
+            &mut *self
+                .lost
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     fn settings(&self) -> &QueueSettings {
