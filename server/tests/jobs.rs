@@ -1022,6 +1022,65 @@ async fn a_sync_of_a_connection_revoked_or_deleted_while_queued_ends_without_ret
     }
 }
 
+#[tokio::test]
+async fn a_sync_whose_worker_dies_on_its_last_attempt_is_recorded_as_failed() {
+    for backend in backends() {
+        let server = TestServer::start().await;
+        let developer = server.developer().await;
+        let (_, api) = server.application(&developer, "App").await;
+        let user = user_id(&server.user(&api, "ann").await);
+        let id = insert_connection(&server.db.url, user, "garmin", "active").await;
+        let mut s = settings();
+        s.queue.max_attempts = 1;
+        let rig = Rig::new(backend, &server.db.url, s.clone()).await;
+        let connection = ConnectionRef {
+            id,
+            user_id: user,
+            provider: "garmin".into(),
+        };
+        let (_, run) = rig
+            .jobs
+            .sync_jobs()
+            .enqueue(&connection, SyncSource::Pull, None)
+            .await
+            .unwrap();
+        let run = run.unwrap();
+        // A worker leases the job and dies before finishing it, on its only attempt.
+        let ghost = rig.replica().await;
+        let leased = ghost
+            .queue()
+            .reserve("ghost", 1, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1, "{backend:?}");
+        drop(ghost);
+        tokio::time::sleep(s.queue.visibility_timeout + Duration::from_millis(100)).await;
+        let worker = tokio::spawn(rig.jobs.worker().run(std::future::pending()));
+        wait_until(Duration::from_secs(10), "the run is failed", || async {
+            rig.store.sync_run(run.id).await.unwrap().unwrap().status == SyncStatus::Failed
+        })
+        .await;
+        worker.abort();
+        let failed = rig.store.sync_run(run.id).await.unwrap().unwrap();
+        assert!(
+            failed
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("worker lost")),
+            "{backend:?}: {failed:?}"
+        );
+        assert!(failed.finished_at.is_some());
+        assert_eq!(
+            rig.stats().await,
+            QueueStats {
+                pending: 0,
+                dead: 1
+            }
+        );
+        rig.cleanup().await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Restarts
 // ---------------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ pub struct EmbeddedQueue {
     /// visible (delays, retries, expired leases).
     poll_interval: Duration,
     wake: Notify,
+    /// Dead-lettered by this handle's reservations, not yet taken.
+    lost: std::sync::Mutex<Vec<DeadLetter>>,
 }
 
 impl EmbeddedQueue {
@@ -36,6 +38,7 @@ impl EmbeddedQueue {
             settings,
             poll_interval,
             wake: Notify::new(),
+            lost: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -76,7 +79,7 @@ impl Queue for EmbeddedQueue {
             tokio::pin!(woken);
             woken.as_mut().enable();
             let now = now_ms();
-            let leased = self
+            let (leased, buried) = self
                 .store
                 .lease_jobs(
                     consumer,
@@ -86,6 +89,12 @@ impl Queue for EmbeddedQueue {
                     self.settings.max_attempts,
                 )
                 .await?;
+            if !buried.is_empty() {
+                self.lost
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .extend(buried);
+            }
             if !leased.is_empty() {
                 return Ok(leased
                     .into_iter()
@@ -159,6 +168,15 @@ impl Queue for EmbeddedQueue {
 
     async fn stats(&self) -> Result<QueueStats> {
         self.store.job_counts().await
+    }
+
+    fn take_lost(&self) -> Vec<DeadLetter> {
+        std::mem::take(
+            &mut *self
+                .lost
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     fn settings(&self) -> &QueueSettings {

@@ -205,6 +205,11 @@ pub trait Queue: Send + Sync {
     /// Counts of pending and dead jobs.
     async fn stats(&self) -> Result<QueueStats>;
 
+    /// Jobs that `reserve` calls on this handle dead-lettered because their lease ran out on
+    /// their last attempt (their worker died), since the last call. Each such job is reported
+    /// once, to the handle that buried it, so that its handler can record the failure.
+    fn take_lost(&self) -> Vec<DeadLetter>;
+
     /// The queue's settings.
     fn settings(&self) -> &QueueSettings;
 }

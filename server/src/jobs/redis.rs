@@ -20,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_redis::Pool;
 use deadpool_redis::redis::{self, RedisError, Script, Value};
+use scripts::Scripts;
 use uuid::Uuid;
 
 use super::queue::{
@@ -28,6 +29,8 @@ use super::queue::{
 use super::scheduler::ScheduleLease;
 use crate::domain::error::{Error, Result};
 
+mod scripts;
+
 /// The consumer group every worker joins.
 const GROUP: &str = "workers";
 /// How long a blocking read may wait past its BLOCK before the client gives up.
@@ -35,231 +38,14 @@ const BLOCK_SLACK: Duration = Duration::from_secs(2);
 /// The redis crate's default response timeout, restored after a blocking read.
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Functions every script shares. ARGV[1] is the prefix, ARGV[2] the group, ARGV[3] now (ms).
-const PRELUDE: &str = r#"
-local P = ARGV[1]
-local group = ARGV[2]
-local now = tonumber(ARGV[3])
-local stream = P .. 'stream'
-local function release_dedup(key, id)
-  local dedup = redis.call('HGET', key, 'dedup')
-  if dedup and dedup ~= '' and redis.call('GET', dedup) == id then
-    redis.call('DEL', dedup)
-  end
-end
-local function drop_entry(entry)
-  redis.call('XACK', stream, group, entry)
-  redis.call('XDEL', stream, entry)
-end
-local function bury(key, id, entry, err)
-  drop_entry(entry)
-  release_dedup(key, id)
-  redis.call('HSET', key, 'last_error', err, 'dead_at', now)
-  redis.call('HDEL', key, 'entry')
-  redis.call('ZADD', P .. 'dead', now, id)
-end
-local function field(fields, name)
-  for i = 1, #fields, 2 do
-    if fields[i] == name then return fields[i + 1] end
-  end
-  return nil
-end
--- Starts a delivery of stream entry `entry` (job `id`); nil when there is nothing to run.
-local function start(entry, id, max_attempts)
-  if not id then
-    drop_entry(entry)
-    return nil
-  end
-  local key = P .. 'job:' .. id
-  if redis.call('EXISTS', key) == 0 then
-    drop_entry(entry)
-    return nil
-  end
-  local attempts = redis.call('HINCRBY', key, 'attempts', 1)
-  if attempts > max_attempts then
-    local previous = redis.call('HGET', key, 'last_error') or 'none'
-    redis.call('HSET', key, 'attempts', attempts - 1)
-    bury(key, id, entry, 'lease expired on the last attempt (worker lost); previous error: ' .. previous)
-    return nil
-  end
-  redis.call('HSET', key, 'entry', entry)
-  local f = redis.call('HMGET', key, 'kind', 'payload', 'enqueued_at')
-  return {id, entry, f[1] or '', f[2] or '', attempts, tonumber(f[3] or '0')}
-end
-"#;
-
-/// ARGV[4] id, [5] kind, [6] payload, [7] ready at (ms), [8] dedup key name or ''.
-const ENQUEUE: &str = r#"
-local id = ARGV[4]
-local dedup = ARGV[8]
-if dedup ~= '' then
-  local existing = redis.call('GET', dedup)
-  if existing and redis.call('EXISTS', P .. 'job:' .. existing) == 1 then
-    return existing
-  end
-  redis.call('SET', dedup, id)
-end
-redis.call('HSET', P .. 'job:' .. id, 'kind', ARGV[5], 'payload', ARGV[6], 'attempts', 0,
-  'enqueued_at', now, 'dedup', dedup)
-local ready = tonumber(ARGV[7])
-if ready > now then
-  redis.call('ZADD', P .. 'delayed', ready, id)
-else
-  redis.call('XADD', stream, '*', 'id', id)
-end
-return id
-"#;
-
-/// ARGV[4] consumer, [5] max jobs, [6] visibility timeout (ms), [7] max attempts.
-/// Promotes due delayed jobs, reclaims expired leases, reads new entries; returns
-/// {deliveries, next delayed due time or -1}.
-const RESERVE: &str = r#"
-local consumer = ARGV[4]
-local max = tonumber(ARGV[5])
-local max_attempts = tonumber(ARGV[7])
-local delayed = P .. 'delayed'
-local due = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, 1000)
-for _, id in ipairs(due) do
-  redis.call('ZREM', delayed, id)
-  if redis.call('EXISTS', P .. 'job:' .. id) == 1 then
-    redis.call('XADD', stream, '*', 'id', id)
-  end
-end
-local out = {}
-local cursor = redis.call('GET', P .. 'cursor') or '0-0'
-local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[6], cursor, 'COUNT', max)
-redis.call('SET', P .. 'cursor', claimed[1])
-for _, e in ipairs(claimed[2]) do
-  if e and e[2] then
-    local d = start(e[1], field(e[2], 'id'), max_attempts)
-    if d then table.insert(out, d) end
-  end
-end
-if #out < max then
-  local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', max - #out,
-    'STREAMS', stream, '>')
-  if read then
-    for _, e in ipairs(read[1][2]) do
-      local d = start(e[1], field(e[2], 'id'), max_attempts)
-      if d then table.insert(out, d) end
-    end
-  end
-end
-local head = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-local next_due = -1
-if head[2] then next_due = tonumber(head[2]) end
-return {out, next_due}
-"#;
-
-/// ARGV[4] max attempts, then pairs of (entry, id) read by a blocking XREADGROUP.
-const START: &str = r#"
-local out = {}
-for i = 5, #ARGV, 2 do
-  local d = start(ARGV[i], ARGV[i + 1], tonumber(ARGV[4]))
-  if d then table.insert(out, d) end
-end
-return {out, -1}
-"#;
-
-/// ARGV[4] id, [5] entry.
-const ACK: &str = r#"
-local id = ARGV[4]
-local key = P .. 'job:' .. id
-local current = redis.call('HGET', key, 'entry')
-release_dedup(key, id)
-redis.call('DEL', key)
-redis.call('ZREM', P .. 'delayed', id)
-drop_entry(ARGV[5])
-if current and current ~= ARGV[5] then drop_entry(current) end
-return 1
-"#;
-
-/// ARGV[4] id, [5] entry, [6] attempt, [7] error, [8] retry at (ms) or -1 to dead-letter.
-/// Returns 0 when stale, 1 when retried, 2 when dead-lettered.
-const NACK: &str = r#"
-local id = ARGV[4]
-local key = P .. 'job:' .. id
-if redis.call('HGET', key, 'attempts') ~= ARGV[6] or redis.call('HGET', key, 'entry') ~= ARGV[5] then
-  return 0
-end
-local retry_at = tonumber(ARGV[8])
-if retry_at < 0 then
-  bury(key, id, ARGV[5], ARGV[7])
-  return 2
-end
-drop_entry(ARGV[5])
-redis.call('HSET', key, 'last_error', ARGV[7])
-redis.call('HDEL', key, 'entry')
-redis.call('ZADD', P .. 'delayed', retry_at, id)
-return 1
-"#;
-
-/// ARGV[4] id, [5] entry, [6] attempt, [7] consumer. Resets the entry's idle time.
-const HEARTBEAT: &str = r#"
-local key = P .. 'job:' .. ARGV[4]
-if redis.call('HGET', key, 'attempts') ~= ARGV[6] or redis.call('HGET', key, 'entry') ~= ARGV[5] then
-  return 0
-end
-redis.call('XCLAIM', stream, group, ARGV[7], 0, ARGV[5], 'JUSTID')
-return 1
-"#;
-
-/// ARGV[4] limit.
-const DEAD: &str = r#"
-local ids = redis.call('ZREVRANGE', P .. 'dead', 0, tonumber(ARGV[4]) - 1, 'WITHSCORES')
-local out = {}
-for i = 1, #ids, 2 do
-  local f = redis.call('HMGET', P .. 'job:' .. ids[i], 'kind', 'payload', 'attempts', 'last_error')
-  table.insert(out, {ids[i], f[1] or '', f[2] or '', tonumber(f[3] or '0'), f[4] or '', tonumber(ids[i + 1])})
-end
-return out
-"#;
-
-/// ARGV[4] id.
-const REQUEUE: &str = r#"
-local id = ARGV[4]
-if redis.call('ZREM', P .. 'dead', id) == 0 then return 0 end
-local key = P .. 'job:' .. id
-if redis.call('EXISTS', key) == 0 then return 0 end
-redis.call('HSET', key, 'attempts', 0)
-redis.call('HDEL', key, 'dead_at')
-redis.call('XADD', stream, '*', 'id', id)
-return 1
-"#;
-
-struct Scripts {
-    enqueue: Script,
-    reserve: Script,
-    start: Script,
-    ack: Script,
-    nack: Script,
-    heartbeat: Script,
-    dead: Script,
-    requeue: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        let script = |body: &str| Script::new(&format!("{PRELUDE}{body}"));
-        Scripts {
-            enqueue: script(ENQUEUE),
-            reserve: script(RESERVE),
-            start: script(START),
-            ack: script(ACK),
-            nack: script(NACK),
-            heartbeat: script(HEARTBEAT),
-            dead: script(DEAD),
-            requeue: script(REQUEUE),
-        }
-    }
-}
-
 /// A job queue on Redis Streams.
 pub struct RedisQueue {
     pool: Pool,
     prefix: String,
     settings: QueueSettings,
     scripts: Scripts,
+    /// Dead-lettered by this handle's reservations, not yet taken.
+    lost: std::sync::Mutex<Vec<DeadLetter>>,
 }
 
 /// A Redis failure: the queue is unavailable until Redis answers again.
@@ -285,6 +71,24 @@ fn receipt(delivery: &Delivery) -> (String, String) {
 
 /// One delivery as the scripts return it.
 type RawDelivery = (String, String, String, String, i64, i64);
+/// One dead letter as the scripts return it: id, kind, payload, attempts, error, dead at.
+type RawDead = (String, String, String, i64, String, i64);
+
+fn dead_letters(raw: Vec<RawDead>) -> Result<Vec<DeadLetter>> {
+    raw.into_iter()
+        .map(|(id, kind, payload, attempts, last_error, dead_at)| {
+            Ok(DeadLetter {
+                id: Uuid::parse_str(&id)
+                    .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
+                kind,
+                payload,
+                attempts: u32::try_from(attempts).unwrap_or(0),
+                last_error,
+                dead_at_ms: dead_at,
+            })
+        })
+        .collect()
+}
 
 impl RedisQueue {
     /// A queue under `prefix` (such as `owl:jobs:`). Connects lazily: the stream and its
@@ -295,7 +99,21 @@ impl RedisQueue {
             prefix: prefix.to_owned(),
             settings,
             scripts: Scripts::new(),
+            lost: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Keeps what a script dead-lettered for `take_lost`.
+    fn keep_lost(&self, raw: Vec<RawDead>) -> Result<()> {
+        if raw.is_empty() {
+            return Ok(());
+        }
+        let dead = dead_letters(raw)?;
+        self.lost
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(dead);
+        Ok(())
     }
 
     /// The key prefix.
@@ -433,8 +251,9 @@ impl RedisQueue {
         if args.len() == 1 {
             return Ok(Vec::new());
         }
-        let (raw, _): (Vec<RawDelivery>, i64) =
+        let (raw, _, lost): (Vec<RawDelivery>, i64, Vec<RawDead>) =
             self.run_grouped(&self.scripts.start, &args).await?;
+        self.keep_lost(lost)?;
         Self::deliveries(consumer, raw)
     }
 }
@@ -479,8 +298,9 @@ impl Queue for RedisQueue {
             self.settings.visibility_timeout.as_millis().to_string(),
             self.settings.max_attempts.to_string(),
         ];
-        let (raw, next_due): (Vec<RawDelivery>, i64) =
+        let (raw, next_due, lost): (Vec<RawDelivery>, i64, Vec<RawDead>) =
             self.run_grouped(&self.scripts.reserve, &args).await?;
+        self.keep_lost(lost)?;
         if !raw.is_empty() || wait.is_zero() {
             return Self::deliveries(consumer, raw);
         }
@@ -551,23 +371,11 @@ impl Queue for RedisQueue {
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
-        let raw: Vec<(String, String, String, i64, String, i64)> = self
+        let raw: Vec<RawDead> = self
             .run(&self.scripts.dead, &[limit.max(1).to_string()])
             .await
             .map_err(unavailable)?;
-        raw.into_iter()
-            .map(|(id, kind, payload, attempts, last_error, dead_at)| {
-                Ok(DeadLetter {
-                    id: Uuid::parse_str(&id)
-                        .map_err(|_| anyhow::anyhow!("redis queue: malformed job id {id:?}"))?,
-                    kind,
-                    payload,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    last_error,
-                    dead_at_ms: dead_at,
-                })
-            })
-            .collect()
+        dead_letters(raw)
     }
 
     async fn requeue(&self, id: Uuid) -> Result<bool> {
@@ -594,6 +402,15 @@ impl Queue for RedisQueue {
             pending: stream + delayed,
             dead,
         })
+    }
+
+    fn take_lost(&self) -> Vec<DeadLetter> {
+        std::mem::take(
+            &mut *self
+                .lost
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     fn settings(&self) -> &QueueSettings {

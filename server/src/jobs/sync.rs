@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::queue::{Delivery, Enqueued, NewJob, Queue, clip_error};
+use super::queue::{DeadLetter, Delivery, Enqueued, NewJob, Queue, clip_error};
 use super::runs::{ConnectionRef, SyncProgress, SyncRun, SyncSource, SyncStatus};
 use super::status::StatusBus;
 use super::worker::Handler;
@@ -176,6 +176,28 @@ impl SyncHandler {
 
 #[async_trait]
 impl Handler for SyncHandler {
+    async fn lost(&self, job: &DeadLetter) {
+        let Ok(payload) = serde_json::from_str::<SyncPayload>(&job.payload) else {
+            return;
+        };
+        let recorded = self
+            .store
+            .finish_sync_run(
+                payload.run_id,
+                SyncStatus::Failed,
+                Some(clip_error(&job.last_error)),
+                true,
+                self.clock.now(),
+            )
+            .await;
+        match recorded {
+            Ok(()) => self.announce(payload.run_id).await,
+            Err(error) => {
+                tracing::warn!(run = %payload.run_id, %error, "could not mark a lost sync failed")
+            }
+        }
+    }
+
     async fn handle(&self, job: &Delivery, last_attempt: bool) -> anyhow::Result<()> {
         let payload: SyncPayload = serde_json::from_str(&job.payload)?;
         let run = SyncRun::queued(

@@ -17,7 +17,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::queue::{Delivery, Nacked, Queue, clip_error};
+use super::queue::{DeadLetter, Delivery, Nacked, Queue, clip_error};
 
 /// Runs jobs of one kind. Must be idempotent: a job may be delivered more than once.
 #[async_trait]
@@ -25,6 +25,10 @@ pub trait Handler: Send + Sync + 'static {
     /// Does the job's work and commits its effects; an error makes the queue retry it.
     /// `last_attempt` is true when a failure now dead-letters the job.
     async fn handle(&self, job: &Delivery, last_attempt: bool) -> anyhow::Result<()>;
+
+    /// Called once when a job of this kind was dead-lettered without the handler failing:
+    /// its worker died on the last attempt. Records what the handler would have recorded.
+    async fn lost(&self, _job: &DeadLetter) {}
 }
 
 /// Handlers by job kind.
@@ -132,6 +136,12 @@ impl Worker {
                     self.settings.poll_wait,
                 )
                 .await;
+            for dead in self.queue.take_lost() {
+                tracing::warn!(job = %dead.id, kind = %dead.kind, attempts = dead.attempts, "job dead-lettered: its worker was lost on the last attempt");
+                if let Some(handler) = self.registry.get(&dead.kind) {
+                    handler.lost(&dead).await;
+                }
+            }
             match reserved {
                 Ok(deliveries) => {
                     failures = 0;

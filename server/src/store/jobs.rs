@@ -50,9 +50,9 @@ pub struct LeasedJob {
 pub trait JobStore: Send + Sync {
     /// Inserts a job; a pending job with the same dedup key wins and is returned instead.
     async fn insert_job(&self, job: &JobRow) -> Result<Enqueued>;
-    /// Dead-letters jobs whose lease expired on their last allowed attempt, then leases up to
-    /// `max` visible jobs (oldest visibility first) to `consumer` until `lease_until_ms`.
-    /// Concurrent callers never lease the same job.
+    /// Dead-letters jobs whose lease expired on their last allowed attempt (returned second),
+    /// then leases up to `max` visible jobs (oldest visibility first) to `consumer` until
+    /// `lease_until_ms`. Concurrent callers never lease, or dead-letter, the same job.
     async fn lease_jobs(
         &self,
         consumer: &str,
@@ -60,7 +60,7 @@ pub trait JobStore: Send + Sync {
         now_ms: i64,
         lease_until_ms: i64,
         max_attempts: u32,
-    ) -> Result<Vec<LeasedJob>>;
+    ) -> Result<(Vec<LeasedJob>, Vec<DeadLetter>)>;
     /// Deletes a job (acknowledged); false when it was gone.
     async fn delete_job(&self, id: Uuid) -> Result<bool>;
     /// Releases a leased job to become visible at `visible_at_ms`, keeping `error`; false when

@@ -46,6 +46,18 @@ fn attempts(row: &QueryResult, index: usize) -> Result<u32> {
     Ok(n.max(0) as u32)
 }
 
+/// A dead letter from (id, kind, payload, attempts, last_error, dead_at).
+fn dead_letter(row: &QueryResult) -> Result<DeadLetter> {
+    Ok(DeadLetter {
+        id: get(row, 0)?,
+        kind: get(row, 1)?,
+        payload: get(row, 2)?,
+        attempts: attempts(row, 3)?,
+        last_error: get::<Option<String>>(row, 4)?.unwrap_or_default(),
+        dead_at_ms: get::<Option<i64>>(row, 5)?.unwrap_or_default(),
+    })
+}
+
 #[async_trait]
 impl JobStore for SeaStore {
     async fn insert_job(&self, job: &JobRow) -> Result<Enqueued> {
@@ -95,16 +107,21 @@ impl JobStore for SeaStore {
         now_ms: i64,
         lease_until_ms: i64,
         max_attempts: u32,
-    ) -> Result<Vec<LeasedJob>> {
+    ) -> Result<(Vec<LeasedJob>, Vec<DeadLetter>)> {
         // A lease that ran out without ack or nack means the worker died; on the last allowed
         // attempt that ends the job.
-        self.exec(
-            "UPDATE job SET state = 'dead', dead_at = ?, dedup_key = NULL, lease_token = NULL, leased_by = NULL, \
-             last_error = 'lease expired on the last attempt (worker lost); previous error: ' || COALESCE(last_error, 'none') \
-             WHERE state = 'queued' AND lease_token IS NOT NULL AND visible_at <= ? AND attempts >= ?",
-            vec![now_ms.into(), now_ms.into(), (max_attempts as i32).into()],
-        )
-        .await?;
+        let buried = self
+            .rows(
+                "UPDATE job SET state = 'dead', dead_at = ?, dedup_key = NULL, lease_token = NULL, leased_by = NULL, \
+                 last_error = 'lease expired on the last attempt (worker lost); previous error: ' || COALESCE(last_error, 'none') \
+                 WHERE state = 'queued' AND lease_token IS NOT NULL AND visible_at <= ? AND attempts >= ? \
+                 RETURNING id, kind, payload, attempts, last_error, dead_at",
+                vec![now_ms.into(), now_ms.into(), (max_attempts as i32).into()],
+            )
+            .await?
+            .iter()
+            .map(dead_letter)
+            .collect::<Result<Vec<_>>>()?;
         let token = Uuid::new_v4();
         let lock = match self.db.get_database_backend() {
             DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -143,7 +160,7 @@ impl JobStore for SeaStore {
             .collect::<Result<Vec<_>>>()?;
         // RETURNING does not keep the subquery's order.
         leased.sort_by_key(|job| job.id);
-        Ok(leased)
+        Ok((leased, buried))
     }
 
     async fn delete_job(&self, id: Uuid) -> Result<bool> {
@@ -216,18 +233,7 @@ impl JobStore for SeaStore {
                 vec![(limit as i64).into()],
             )
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeadLetter {
-                    id: get(row, 0)?,
-                    kind: get(row, 1)?,
-                    payload: get(row, 2)?,
-                    attempts: attempts(row, 3)?,
-                    last_error: get::<Option<String>>(row, 4)?.unwrap_or_default(),
-                    dead_at_ms: get::<Option<i64>>(row, 5)?.unwrap_or_default(),
-                })
-            })
-            .collect()
+        rows.iter().map(dead_letter).collect()
     }
 
     async fn revive_job(&self, id: Uuid, now_ms: i64) -> Result<bool> {
