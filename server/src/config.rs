@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
-mod providers;
+pub mod providers;
 mod report;
 
 pub use providers::{PROVIDERS, ProviderConfig};

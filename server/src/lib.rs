@@ -164,20 +164,24 @@ pub async fn run(
     Ok(())
 }
 
-/// What follows a new connection: its first sync, which backfills the provider's window. A
-/// failure to enqueue is logged; the scheduler's next round syncs the connection anyway.
+/// What follows a new connection: its first sync, which backfills the provider's window.
 pub async fn after_connect(state: &AppState, connection: &domain::connections::StoredConnection) {
+    enqueue_sync(state, connection, jobs::runs::SyncSource::Backfill).await;
+}
+
+/// Enqueues a sync of `connection`. A failure to enqueue is logged; the scheduler's next round
+/// syncs the connection anyway.
+pub async fn enqueue_sync(
+    state: &AppState,
+    connection: &domain::connections::StoredConnection,
+    source: jobs::runs::SyncSource,
+) {
     let target = jobs::runs::ConnectionRef {
         id: connection.id,
         user_id: connection.user_id,
         provider: connection.provider.clone(),
     };
-    if let Err(error) = state
-        .jobs
-        .sync_jobs()
-        .enqueue(&target, jobs::runs::SyncSource::Backfill, None)
-        .await
-    {
-        tracing::warn!(connection = %connection.id, %error, "first sync not enqueued");
+    if let Err(error) = state.jobs.sync_jobs().enqueue(&target, source, None).await {
+        tracing::warn!(connection = %connection.id, %error, "sync not enqueued");
     }
 }

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::AppState;
-use crate::domain::connections::{Callback, Connections};
+use crate::domain::connections::{Callback, Connections, WebhookReply};
 use crate::domain::error::Error;
 use crate::providers::demo;
 
@@ -20,7 +20,51 @@ pub fn routes(state: &AppState) -> Router {
     Router::new()
         .route("/api/v1/oauth/{provider}/callback", get(callback))
         .route("/api/v1/demo/authorize", get(demo_consent))
+        .route(
+            "/api/v1/providers/{provider}/webhooks",
+            get(webhook).post(webhook),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
         .with_state(state.clone())
+}
+
+/// Largest webhook body; providers send notifications, not bulk data.
+const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// A provider's webhook: verified by the provider's module, answered fast; syncs it asks for
+/// run as jobs.
+async fn webhook(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let request = crate::providers::WebhookRequest {
+        method,
+        headers,
+        query,
+        body: body.to_vec(),
+    };
+    match Connections(&state.ctx).webhook(&provider, &request).await {
+        Ok(WebhookReply::Challenge(body)) => {
+            ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+        }
+        Ok(WebhookReply::Accepted(connections)) => {
+            for c in &connections {
+                crate::enqueue_sync(&state, c, crate::jobs::runs::SyncSource::Webhook).await;
+            }
+            StatusCode::OK.into_response()
+        }
+        Err(Error::Unauthenticated { .. }) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(Error::NotFound(_)) => StatusCode::NOT_FOUND.into_response(),
+        Err(Error::InvalidArgument(_)) => StatusCode::BAD_REQUEST.into_response(),
+        Err(error) => {
+            tracing::error!(%error, provider, "webhook failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// A plain page saying why the flow cannot go on (there is no app to send the browser to).

@@ -12,7 +12,7 @@ pub const PROVIDERS: &[&str] = &[
 ];
 
 /// One provider's OAuth application.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProviderConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,

@@ -528,3 +528,67 @@ impl Connections<'_> {
         Ok(())
     }
 }
+
+/// What owl answers a verified webhook delivery with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookReply {
+    /// The provider's subscription challenge, answered as JSON.
+    Challenge(String),
+    /// Accepted; these active connections have new data to sync.
+    Accepted(Vec<StoredConnection>),
+}
+
+impl Connections<'_> {
+    /// Verifies a webhook delivery for `provider` and applies it: deauthorizations revoke the
+    /// account's connections; data events name the connections to sync. Unknown accounts are
+    /// ignored (the provider learns nothing about who is connected).
+    pub async fn webhook(
+        &self,
+        provider: &str,
+        request: &crate::providers::WebhookRequest,
+    ) -> Result<WebhookReply> {
+        use crate::providers::{ProviderError, WebhookEvent, WebhookOutcome};
+        let p =
+            self.0.providers.get(provider).ok_or_else(|| {
+                Error::not_found("owl.v1.Provider", format!("providers/{provider}"))
+            })?;
+        let events = match p.webhook(request) {
+            Ok(WebhookOutcome::Challenge(body)) => return Ok(WebhookReply::Challenge(body)),
+            Ok(WebhookOutcome::Events(events)) => events,
+            Err(ProviderError::Unauthorized(why)) => {
+                tracing::warn!(provider, why, "webhook refused");
+                return Err(Error::unauthenticated(
+                    Reason::InvalidCredentials,
+                    "the webhook delivery is not signed by the provider",
+                ));
+            }
+            Err(error) => return Err(Error::invalid("body", error.to_string())),
+        };
+        let mut to_sync = Vec::new();
+        for event in events {
+            let (account, revoke) = match &event {
+                WebhookEvent::Data { account_id } => (account_id, false),
+                WebhookEvent::Deauthorized { account_id } => (account_id, true),
+            };
+            for mut c in self
+                .0
+                .connections
+                .connections_of_account(provider, account)
+                .await?
+            {
+                if revoke {
+                    c.state = ConnectionState::Revoked;
+                    c.state_reason = Some("access revoked at the provider".into());
+                    c.updated_at = self.0.clock.now();
+                    self.0.connections.update_connection(&c).await?;
+                    tracing::info!(connection = %c.id, provider, "connection revoked by the provider");
+                } else if c.state == ConnectionState::Active
+                    && !to_sync.iter().any(|s: &StoredConnection| s.id == c.id)
+                {
+                    to_sync.push(c);
+                }
+            }
+        }
+        Ok(WebhookReply::Accepted(to_sync))
+    }
+}

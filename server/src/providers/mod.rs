@@ -63,6 +63,33 @@ pub struct Fetched {
     pub more: bool,
 }
 
+/// A webhook delivery as owl received it at `/api/v1/providers/{provider}/webhooks`.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub method: http::Method,
+    pub headers: http::HeaderMap,
+    pub query: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// What a verified webhook delivery asks of owl.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// Answer with this JSON body (a subscription challenge) and do nothing else.
+    Challenge(String),
+    /// Act on these events, then answer 200.
+    Events(Vec<WebhookEvent>),
+}
+
+/// One event of a webhook delivery, naming the account by its id at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookEvent {
+    /// New or changed data: sync the account's connection.
+    Data { account_id: String },
+    /// The user revoked owl's access at the provider.
+    Deauthorized { account_id: String },
+}
+
 /// A provider call that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -118,6 +145,92 @@ pub trait Provider: Send + Sync {
     ) -> Result<Fetched, ProviderError>;
     /// Revokes owl's access at the provider, as far as it allows.
     async fn revoke(&self, http: &Http, tokens: &Tokens) -> Result<(), ProviderError>;
+    /// Verifies a webhook delivery (signature, subscription token) and reads its events.
+    /// `Unauthorized` for a delivery that does not prove it comes from the provider.
+    fn webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, ProviderError> {
+        let _ = request;
+        Err(ProviderError::Unauthorized(format!(
+            "{} sends no webhooks",
+            self.info().display_name
+        )))
+    }
+}
+
+/// Where a provider lives by default; `{PROVIDER}_AUTH_BASE_URL` and `{PROVIDER}_API_BASE_URL`
+/// replace the bases (tests point them at local fakes).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// Base of the OAuth endpoints, such as `https://flow.polar.com`.
+    pub auth_base: &'static str,
+    /// Path of the consent page under the auth base, such as `/oauth2/authorization`.
+    pub authorize_path: &'static str,
+    /// Path of the token endpoint under the auth base, or an absolute URL when the token
+    /// endpoint lives on another host.
+    pub token_path: &'static str,
+    /// Base of the data API, such as `https://www.polaraccesslink.com`.
+    pub api_base: &'static str,
+    pub pkce: bool,
+    pub credentials_in_body: bool,
+}
+
+/// A provider's settings resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub oauth: OAuthApp,
+    /// Base of the data API, without a trailing slash.
+    pub api_base: String,
+    /// The provider's variables (extra secrets, page sizes).
+    pub config: crate::config::providers::ProviderConfig,
+}
+
+/// Resolves provider `key`'s OAuth application and API base from the configuration: client
+/// credentials, the callback (`{PROVIDER}_REDIRECT_URI`, else owl's
+/// `/api/v1/oauth/{provider}/callback`), scopes (`{PROVIDER}_DEFAULT_SCOPE`, space- or
+/// comma-separated as the provider expects) and the endpoints.
+pub fn setup(config: &Config, public_url: &str, key: &str, d: Defaults) -> Setup {
+    let c = config.providers.get(key).cloned().unwrap_or_default();
+    let base = |configured: &Option<String>, default: &str| {
+        configured
+            .clone()
+            .unwrap_or_else(|| default.to_owned())
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let auth_base = base(&c.auth_base_url, d.auth_base);
+    let token_url = if d.token_path.starts_with("http") && c.auth_base_url.is_none() {
+        d.token_path.to_owned()
+    } else {
+        let path = d
+            .token_path
+            .split_once("://")
+            .map_or(d.token_path, |(_, rest)| {
+                rest.find('/').map_or("", |i| &rest[i..])
+            });
+        format!("{auth_base}{path}")
+    };
+    let oauth = OAuthApp {
+        client_id: c.client_id.clone(),
+        client_secret: c.client_secret.clone(),
+        authorize_url: format!("{auth_base}{}", d.authorize_path),
+        token_url,
+        redirect_uri: c
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/api/v1/oauth/{key}/callback")),
+        scopes: c
+            .default_scope
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect(),
+        pkce: d.pkce,
+        credentials_in_body: d.credentials_in_body,
+    };
+    Setup {
+        oauth,
+        api_base: base(&c.api_base_url, d.api_base),
+        config: c,
+    }
 }
 
 /// The deployment's providers by key.

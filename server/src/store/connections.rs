@@ -25,6 +25,12 @@ pub trait ConnectionStore: Send + Sync {
     async fn update_connection(&self, connection: &StoredConnection) -> Result<()>;
     /// A user's connection.
     async fn connection(&self, user_id: Uuid, id: Uuid) -> Result<Option<StoredConnection>>;
+    /// Every connection to `provider` of the account `account_id` there (any user).
+    async fn connections_of_account(
+        &self,
+        provider: &str,
+        account_id: &str,
+    ) -> Result<Vec<StoredConnection>>;
     /// A user's connections, oldest first.
     async fn list_connections(
         &self,

@@ -164,6 +164,20 @@ impl ConnectionStore for SeaStore {
         Ok(found.map(to_connection))
     }
 
+    async fn connections_of_account(
+        &self,
+        provider: &str,
+        account_id: &str,
+    ) -> Result<Vec<StoredConnection>> {
+        let rows = user_connection::Entity::find()
+            .filter(user_connection::Column::Provider.eq(provider))
+            .filter(user_connection::Column::ProviderUserId.eq(account_id))
+            .all(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(to_connection).collect())
+    }
+
     async fn list_connections(
         &self,
         user_id: Uuid,
