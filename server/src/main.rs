@@ -116,9 +116,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config, listen: Option<SocketAddr>, workers: bool) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    listen: Option<SocketAddr>,
+    workers: bool,
+) -> anyhow::Result<()> {
+    // Before the state is built: the default public URL follows the listen port.
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
     let state = AppState::from_config(&config, Overrides::default()).await?;
-    let listener = tokio::net::TcpListener::bind(listen.unwrap_or(config.listen)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let (stop, stopped) = tokio::sync::watch::channel(());
     let stop = std::sync::Arc::new(stop);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
