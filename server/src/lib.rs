@@ -85,9 +85,17 @@ impl AppState {
             Some(mailer) => mailer,
             None => mail::from_config(&config.email)?,
         };
-        let cipher = Arc::new(crypto::Cipher::new(secrecy::SecretSlice::from(
-            config.encryption_key.expose_secret().to_vec(),
-        ))?);
+        let previous = config
+            .previous_encryption_keys
+            .iter()
+            .map(|k| secrecy::SecretSlice::from(k.expose_secret().to_vec()))
+            .collect();
+        let cipher = Arc::new(
+            crypto::Cipher::new(secrecy::SecretSlice::from(
+                config.encryption_key.expose_secret().to_vec(),
+            ))?
+            .with_previous(previous)?,
+        );
         let providers = Arc::new(providers::Registry::from_config(
             config,
             &config.public_url(),
