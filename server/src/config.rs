@@ -132,6 +132,9 @@ pub struct Config {
     pub email: EmailConfig,
     pub sentry: SentryConfig,
     pub sync_interval_seconds: u64,
+    /// Requests one API key may make per minute (OWL_API_RATE_LIMIT_PER_MINUTE; 0: unlimited,
+    /// the default in development and test; 600 in staging and production).
+    pub api_rate_limit_per_minute: u64,
     pub jobs: JobsConfig,
     pub xml_chunk_size: usize,
     pub redis_sleep_ttl_seconds: u64,
@@ -457,6 +460,14 @@ impl Config {
             email,
             sentry,
             sync_interval_seconds: r.positive("SYNC_INTERVAL_SECONDS", 3600) as u64,
+            api_rate_limit_per_minute: r.parse(
+                "OWL_API_RATE_LIMIT_PER_MINUTE",
+                if production || environment == Environment::Staging {
+                    600
+                } else {
+                    0
+                },
+            ),
             jobs: JobsConfig {
                 worker_concurrency: r.positive("OWL_WORKER_CONCURRENCY", 8) as usize,
                 visibility_timeout_seconds: r.positive("OWL_JOB_VISIBILITY_TIMEOUT_SECONDS", 300)
