@@ -28,7 +28,9 @@
 //!   `{"challenge": …}` when the token is `OURA_WEBHOOK_VERIFICATION_TOKEN`. Deliveries are
 //!   notifications (`{event_type, data_type, object_id, user_id}`) signed in `x-oura-signature`:
 //!   upper-case hex of HMAC-SHA256 keyed with the client secret over the `x-oura-timestamp`
-//!   header followed by the raw body (compared case-insensitively). `create`/`update` events sync
+//!   header followed by the raw body (compared case-insensitively). The timestamp's format is
+//!   not documented, so its age is not checked: a replayed delivery only asks for a sync, which
+//!   joins the one already pending. `create`/`update` events sync
 //!   the account; `delete` events are ignored (owl does not mirror deletions). Oura sends no
 //!   deauthorization event: a revoked grant shows as a refused refresh.
 

@@ -312,6 +312,40 @@ mod tests {
     }
 
     #[test]
+    fn samples_with_and_without_offsets_go_into_separate_batches_of_one_source() {
+        let mut samples = Samples::default();
+        samples.push("heart_rate", "bpm", 1, Some(60.0), None);
+        samples.push("heart_rate", "bpm", 2, Some(61.0), Some(3600));
+        samples.push("heart_rate", "bpm", 3, Some(f64::NAN), Some(3600));
+        samples.push("steps", "count", 1, None, Some(0));
+        samples.push("steps", "count", 2, Some(12.0), Some(0));
+        let source = SourceKey {
+            provider: "oura".into(),
+            ..SourceKey::default()
+        };
+        let batches = samples.into_batches(&source);
+        let got: Vec<_> = batches
+            .iter()
+            .map(|b| {
+                (
+                    b.series_type.as_str(),
+                    b.times.clone(),
+                    b.zone_offsets.clone(),
+                    b.source.provider.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("heart_rate", vec![1], vec![], "oura"),
+                ("heart_rate", vec![2], vec![3600], "oura"),
+                ("steps", vec![2], vec![0], "oura"),
+            ]
+        );
+    }
+
+    #[test]
     fn offsets_and_retry_delays_are_read_in_every_documented_form() {
         assert_eq!(offset_seconds("+01:00"), Some(3600));
         assert_eq!(offset_seconds("-05:30"), Some(-19800));
