@@ -205,8 +205,8 @@ async fn an_oura_sync_stores_workouts_sleep_with_stages_and_samples_once() {
     assert_eq!(heart.values, [61.0, 64.0, 118.0]);
     assert_eq!(
         heart.zone_offsets,
-        [0, 0, 0],
-        "UTC rows; the user has no zone"
+        [3600, 3600, 3600],
+        "UTC rows get the user's zone"
     );
     for (series, unit, value, offset) in [
         ("steps", "count", 9411.0, 3600),
@@ -567,4 +567,33 @@ async fn the_oura_subscription_challenge_is_answered_only_for_the_verification_t
             .unwrap();
         assert_eq!(answer.status(), 401, "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_collection_whose_scope_the_user_withheld_is_skipped_and_the_rest_synced() {
+    let f = oura().await;
+    mount_oura(&f, "access-1").await;
+    Mock::given(method("GET"))
+        .and(path("/v2/usercollection/heartrate"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"status": 403, "title": "Forbidden", "detail": "missing scope heartrate"}),
+        ))
+        .with_priority(1)
+        .mount(&f.fake)
+        .await;
+    let _worker = f.worker();
+    let (name, run) = connected(&f).await;
+    assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
+    assert!(f.series("heart_rate").await.is_none());
+    assert_eq!(f.workouts().await.len(), 2);
+    assert_eq!(
+        f.connection(&name).await.state,
+        pb::ConnectionState::Active as i32,
+        "a 403 is no refused token"
+    );
+    assert_eq!(
+        f.received(TOKEN_PATH).await.len(),
+        1,
+        "no refresh, only the exchange"
+    );
 }

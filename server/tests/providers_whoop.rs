@@ -191,6 +191,9 @@ async fn a_whoop_sync_stores_workouts_in_kcal_sleep_and_recovery_once() {
             "{series}"
         );
     }
+    let resting = f.series("resting_heart_rate").await.unwrap();
+    assert_eq!(resting.times, [1_795_245_960_000], "when WHOOP scored it");
+    assert_eq!(resting.zone_offsets, [3600], "from the user's zone");
     let breathing = f.series("respiratory_rate").await.unwrap();
     assert_eq!(breathing.zone_offsets, [3600]);
     assert_eq!(breathing.times, [1_795_243_812_100], "at the sleep's end");

@@ -92,7 +92,18 @@ impl Flow {
         let server = TestServer::start_with(&vars).await;
         let developer = server.developer().await;
         let (_, backend) = server.application(&developer, "App").await;
-        let user = server.user(&backend, "u").await;
+        // The wearer lives in Berlin: owl fills offsets the provider leaves out from this zone.
+        let user = backend
+            .create_user(pb::CreateUserRequest {
+                parent: String::new(),
+                user: Some(pb::User {
+                    external_user_id: "u".into(),
+                    time_zone: "Europe/Berlin".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
         Flow {
             provider,
             fake,
