@@ -597,3 +597,60 @@ async fn a_collection_whose_scope_the_user_withheld_is_skipped_and_the_rest_sync
         "no refresh, only the exchange"
     );
 }
+
+#[tokio::test]
+async fn concurrent_syncs_of_a_connection_with_a_refused_token_refresh_it_once() {
+    let f = oura().await;
+    mount_oura(&f, "access-1").await;
+    let _worker = f.worker();
+    let (name, run) = connected(&f).await;
+    assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
+    // From now on access-1 is refused; the refresh answers slowly, so both syncs need it at once.
+    f.fake.reset().await;
+    mount_oura(&f, "access-2").await;
+    Mock::given(method("GET"))
+        .and(path_regex(DATA_PATHS))
+        .and(header("authorization", "Bearer access-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&f.fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(
+            tokens("access-2", "refresh-2").set_delay(std::time::Duration::from_millis(300)),
+        )
+        .mount(&f.fake)
+        .await;
+    let ctx = f.server.jobs.ctx.clone().unwrap();
+    let user = uuid::Uuid::parse_str(f.user.name.trim_start_matches("users/")).unwrap();
+    let connection = uuid::Uuid::parse_str(name.rsplit('/').next().unwrap()).unwrap();
+    let sync = |holder: &'static str| {
+        let ctx = ctx.clone();
+        let lease = f.server.jobs.lease.clone();
+        async move {
+            owl_server::domain::provider_sync::ProviderSync {
+                ctx: &ctx,
+                lease: Some(lease.as_ref()),
+                holder,
+            }
+            .run(user, connection)
+            .await
+        }
+    };
+    let (a, b) = tokio::join!(sync("worker-a"), sync("worker-b"));
+    assert!(matches!(a, Ok(Ok(_))), "{a:?}");
+    assert!(matches!(b, Ok(Ok(_))), "{b:?}");
+    let refreshes: Vec<_> = f
+        .received(TOKEN_PATH)
+        .await
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=refresh_token"))
+        .collect();
+    assert_eq!(refreshes.len(), 1, "one refresh for both syncs");
+    assert_eq!(
+        f.connection(&name).await.state,
+        pb::ConnectionState::Active as i32
+    );
+}

@@ -130,8 +130,8 @@ impl ProviderService for ProviderApi {
         &self,
         request: Request<pb::ListProvidersRequest>,
     ) -> Result<Response<pb::ListProvidersResponse>, Status> {
-        let caller = caller(&self.0, &request).await?;
-        let all = Connections(&self.0).providers(&caller).await?;
+        caller(&self.0, &request).await?;
+        let all = Connections(&self.0).providers().await?;
         Ok(Response::new(pb::ListProvidersResponse {
             providers: all.into_iter().map(provider).collect(),
         }))

@@ -221,9 +221,8 @@ impl Connections<'_> {
         })
     }
 
-    /// Every provider with its settings.
-    pub async fn providers(&self, caller: &Caller) -> Result<Vec<ProviderView>> {
-        let _ = caller;
+    /// Every provider with its settings; any authenticated caller may see them.
+    pub async fn providers(&self) -> Result<Vec<ProviderView>> {
         let mut out = Vec::new();
         for p in self.0.providers.all() {
             let (enabled, sync_mode, updated_at) = self.setting(p.as_ref()).await?;

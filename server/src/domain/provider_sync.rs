@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::health::SourceKey;
 use super::health::events::{NewEvent, validate_events};
 use super::health::intake::{OffsetRule, check_source, validate_batches};
+use super::lease::Lease;
 use super::validate::Violations;
 use crate::providers::{Fetched, Provider, ProviderError};
 
@@ -45,19 +46,27 @@ pub enum Skipped {
     ProviderUnavailable,
 }
 
-/// Sync use-cases.
-pub struct ProviderSync<'a>(pub &'a Context);
+/// How long a worker waits for another worker's refresh of the same connection.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sync use-cases. With a `lease`, one worker refreshes a connection's tokens while the others
+/// wait for its result (a rotated refresh token works once).
+pub struct ProviderSync<'a> {
+    pub ctx: &'a Context,
+    pub lease: Option<&'a dyn Lease>,
+    /// Names this process in leases.
+    pub holder: &'a str,
+}
 
 impl ProviderSync<'_> {
-    /// Pulls what is new for a connection; `progress` hears after every page.
+    /// Pulls what is new for a connection.
     pub async fn run(
         &self,
         user_id: Uuid,
         connection_id: Uuid,
-        mut progress: impl FnMut(&Pulled) + Send,
     ) -> Result<std::result::Result<Pulled, Skipped>> {
         let Some(connection) = self
-            .0
+            .ctx
             .connections
             .connection(user_id, connection_id)
             .await?
@@ -67,10 +76,10 @@ impl ProviderSync<'_> {
         if connection.state != ConnectionState::Active {
             return Ok(Err(Skipped::NotActive));
         }
-        let Some(provider) = self.0.providers.get(&connection.provider).cloned() else {
+        let Some(provider) = self.ctx.providers.get(&connection.provider).cloned() else {
             return Ok(Err(Skipped::ProviderUnavailable));
         };
-        let (enabled, _, _) = Connections(self.0).setting(provider.as_ref()).await?;
+        let (enabled, _, _) = Connections(self.ctx).setting(provider.as_ref()).await?;
         if !enabled {
             return Ok(Err(Skipped::ProviderUnavailable));
         }
@@ -78,11 +87,11 @@ impl ProviderSync<'_> {
         let mut pulled = Pulled::default();
         let mut refreshed = false;
         while pulled.pages < MAX_PAGES {
-            let tokens = Connections(self.0).tokens(&connection)?;
-            let now = self.0.clock.now();
+            let tokens = Connections(self.ctx).tokens(&connection)?;
+            let now = self.ctx.clock.now();
             let fetched = provider
                 .fetch(
-                    &self.0.providers.http,
+                    &self.ctx.providers.http,
                     secrecy::ExposeSecret::expose_secret(&tokens.access_token),
                     connection.sync_cursor.as_deref(),
                     now,
@@ -107,8 +116,7 @@ impl ProviderSync<'_> {
                 connection.sync_cursor = cursor;
             }
             connection.last_synced_at = Some(now);
-            self.0.connections.update_connection(&connection).await?;
-            progress(&pulled);
+            self.ctx.connections.update_connection(&connection).await?;
             if !more {
                 break;
             }
@@ -127,14 +135,23 @@ impl ProviderSync<'_> {
         provider: &dyn Provider,
         force: bool,
     ) -> Result<StoredConnection> {
-        let now = self.0.clock.now();
+        let now = self.ctx.clock.now();
         let due = connection
             .token_expires_at
             .is_some_and(|t| t <= now + Duration::minutes(REFRESH_MARGIN_MINUTES));
         if !force && !due {
             return Ok(connection);
         }
-        let tokens = Connections(self.0).tokens(&connection)?;
+        if let Some(lease) = self.lease {
+            let name = format!("refresh:{}", connection.id);
+            let slot = connection.updated_at.timestamp_micros();
+            if !lease.claim(&name, slot, self.holder, REFRESH_WAIT).await?
+                && let Some(refreshed) = self.refreshed_by_another(&connection).await?
+            {
+                return Ok(refreshed);
+            }
+        }
+        let tokens = Connections(self.ctx).tokens(&connection)?;
         let Some(refresh) = tokens.refresh_token.as_ref() else {
             return Err(self
                 .expire(
@@ -144,17 +161,20 @@ impl ProviderSync<'_> {
                 .await);
         };
         let refresh = secrecy::ExposeSecret::expose_secret(refresh).to_owned();
-        match provider.refresh(&self.0.providers.http, &refresh).await {
+        match provider.refresh(&self.ctx.providers.http, &refresh).await {
             Ok(new) => {
-                let mut updated = Connections(self.0).with_tokens(connection, &new)?;
-                updated.updated_at = now;
-                self.0.connections.update_connection(&updated).await?;
+                // Strictly later than before, even on a coarse clock: it names the next refresh's
+                // lease slot.
+                let after = connection.updated_at + Duration::microseconds(1);
+                let mut updated = Connections(self.ctx).with_tokens(connection, &new)?;
+                updated.updated_at = now.max(after);
+                self.ctx.connections.update_connection(&updated).await?;
                 tracing::info!(connection = %updated.id, "tokens refreshed");
                 Ok(updated)
             }
             Err(ProviderError::Unauthorized(reason)) => {
                 let current = self
-                    .0
+                    .ctx
                     .connections
                     .connection(connection.user_id, connection.id)
                     .await?;
@@ -175,12 +195,36 @@ impl ProviderSync<'_> {
         }
     }
 
+    /// The connection once another worker has stored its refresh; `None` when it did not within
+    /// the wait (it may have died): the refresh is then tried here, and a refused rotation is
+    /// still told from a lost grant.
+    async fn refreshed_by_another(
+        &self,
+        connection: &StoredConnection,
+    ) -> Result<Option<StoredConnection>> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < REFRESH_WAIT {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let current = self
+                .ctx
+                .connections
+                .connection(connection.user_id, connection.id)
+                .await?
+                .ok_or_else(|| Error::not_found("owl.v1.Connection", connection.id.to_string()))?;
+            if current.updated_at != connection.updated_at {
+                return Ok(Some(current));
+            }
+        }
+        tracing::warn!(connection = %connection.id, "no refresh by the lease holder; refreshing here");
+        Ok(None)
+    }
+
     /// Marks a connection expired; returns the error that fails the sync.
     async fn expire(&self, mut connection: StoredConnection, reason: &str) -> Error {
         connection.state = ConnectionState::Expired;
         connection.state_reason = Some(reason.to_owned());
-        connection.updated_at = self.0.clock.now();
-        if let Err(error) = self.0.connections.update_connection(&connection).await {
+        connection.updated_at = self.ctx.clock.now();
+        if let Err(error) = self.ctx.connections.update_connection(&connection).await {
             return error;
         }
         tracing::warn!(connection = %connection.id, reason, "connection expired");
@@ -224,8 +268,8 @@ impl ProviderSync<'_> {
 
     /// Validates and stores a fetched page; returns the samples and events written.
     async fn store(&self, user_id: Uuid, fetched: Fetched) -> Result<(u64, u64)> {
-        let now = self.0.clock.now();
-        let user = self.0.users.user(user_id).await?;
+        let now = self.ctx.clock.now();
+        let user = self.ctx.users.user(user_id).await?;
         let offsets = match user
             .and_then(|u| u.time_zone)
             .and_then(|z| chrono_tz::Tz::from_str(&z).ok())
@@ -235,7 +279,7 @@ impl ProviderSync<'_> {
         };
         let (batches, _) =
             validate_batches(fetched.samples, "samples", now.timestamp_millis(), &offsets)?;
-        let mut writer = self.0.health.begin_samples(user_id).await?;
+        let mut writer = self.ctx.health.begin_samples(user_id).await?;
         let mut samples = 0;
         for batch in &batches {
             let stats = writer.write(batch).await?;
@@ -253,7 +297,7 @@ impl ProviderSync<'_> {
             validate_events(&list, "events", now.timestamp_millis(), &mut v);
             v.finish()?;
             let stats = self
-                .0
+                .ctx
                 .events
                 .write_events(user_id, &source, &list, now)
                 .await?;

@@ -155,7 +155,7 @@ impl Jobs {
             SYNC_KIND,
             Arc::new(
                 SyncHandler::new(self.syncs.clone(), self.clock.clone(), self.status.clone())
-                    .pulling_with(self.ctx.clone()),
+                    .pulling_with(self.ctx.clone(), self.lease.clone()),
             ),
         );
         registry

@@ -25,13 +25,8 @@ const PAGE: usize = 500;
 /// Longest jitter, whatever the interval.
 const MAX_JITTER: Duration = Duration::from_secs(60);
 
-/// Claims schedule slots, once across replicas.
-#[async_trait]
-pub trait ScheduleLease: Send + Sync {
-    /// True for exactly one caller per (`name`, `slot`); `ttl` bounds how long the claim is kept
-    /// (at least the slot's length).
-    async fn claim(&self, name: &str, slot: i64, holder: &str, ttl: Duration) -> Result<bool>;
-}
+/// Claims schedule slots (and token refreshes), once across replicas.
+pub use crate::domain::lease::Lease as ScheduleLease;
 
 /// The database lease, for the embedded queue.
 pub struct DbLease(pub Arc<dyn JobStore>);

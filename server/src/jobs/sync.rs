@@ -120,6 +120,10 @@ pub struct SyncHandler {
     clock: Arc<dyn Clock>,
     status: StatusBus,
     ctx: Option<Arc<Context>>,
+    /// One refresh per connection across workers.
+    lease: Option<Arc<dyn super::ScheduleLease>>,
+    /// Names this handler in leases.
+    holder: String,
 }
 
 impl SyncHandler {
@@ -130,12 +134,20 @@ impl SyncHandler {
             clock,
             status,
             ctx: None,
+            lease: None,
+            holder: format!("sync-{}", Uuid::now_v7().simple()),
         }
     }
 
-    /// The handler pulling from providers with `ctx` (`None`: record runs only).
-    pub fn pulling_with(mut self, ctx: Option<Arc<Context>>) -> Self {
+    /// The handler pulling from providers with `ctx` (`None`: record runs only), refreshing
+    /// tokens under `lease`.
+    pub fn pulling_with(
+        mut self,
+        ctx: Option<Arc<Context>>,
+        lease: Arc<dyn super::ScheduleLease>,
+    ) -> Self {
         self.ctx = ctx;
+        self.lease = Some(lease);
         self
     }
 
@@ -153,8 +165,13 @@ impl SyncHandler {
         let Some(ctx) = &self.ctx else {
             return Ok(());
         };
-        let outcome = ProviderSync(ctx)
-            .run(payload.user_id, payload.connection_id, |_| {})
+        let sync = ProviderSync {
+            ctx,
+            lease: self.lease.as_deref(),
+            holder: &self.holder,
+        };
+        let outcome = sync
+            .run(payload.user_id, payload.connection_id)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let (stage, items) = match outcome {
