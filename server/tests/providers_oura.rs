@@ -269,18 +269,20 @@ async fn rate_limits_and_outages_fail_the_run_keep_the_connection_and_lose_nothi
     let (name, run) = connected(&f).await;
     assert_eq!(run.state, pb::SyncState::Failed as i32, "{run:?}");
     assert_eq!(run.attempts, 2, "retried");
+    // The retry honours Retry-After: every worker holds off Oura for 7 s, so it asks no more.
     assert!(
-        run.error.contains("rate limited by oura; retry after 7 s"),
+        run.error.contains("Oura asked owl to wait until"),
         "{run:?}"
     );
-    assert_eq!(f.received("/v2/usercollection/workout").await.len(), 2);
+    assert_eq!(f.received("/v2/usercollection/workout").await.len(), 1);
     assert_eq!(
         f.connection(&name).await.state,
         pb::ConnectionState::Active as i32
     );
     assert!(f.workouts().await.is_empty());
 
-    // Oura is back but its heart rate fails: what came before is kept.
+    // Oura is back after its 7 s, but its heart rate fails: what came before is kept.
+    f.server.clock.advance(chrono::Duration::seconds(8));
     f.fake.reset().await;
     mount_oura(&f, "access-1").await;
     Mock::given(method("GET"))

@@ -237,8 +237,9 @@ async fn whoop_rate_limits_and_outages_fail_the_run_keep_the_connection_and_lose
     let (name, run) = connected(&f).await;
     assert_eq!(run.state, pb::SyncState::Failed as i32, "{run:?}");
     assert_eq!(run.attempts, 2);
+    // The retry honours X-RateLimit-Reset: every worker holds off WHOOP for 3 s.
     assert!(
-        run.error.contains("rate limited by whoop; retry after 3 s"),
+        run.error.contains("WHOOP asked owl to wait until"),
         "{run:?}"
     );
     assert_eq!(
@@ -246,6 +247,7 @@ async fn whoop_rate_limits_and_outages_fail_the_run_keep_the_connection_and_lose
         pb::ConnectionState::Active as i32
     );
 
+    f.server.clock.advance(chrono::Duration::seconds(4));
     f.fake.reset().await;
     mount_whoop(&f, "access-1").await;
     Mock::given(method("GET"))

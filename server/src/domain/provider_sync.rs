@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::Context;
@@ -16,11 +16,14 @@ use super::health::SourceKey;
 use super::health::events::{NewEvent, validate_events};
 use super::health::intake::{OffsetRule, check_source, validate_batches};
 use super::lease::Lease;
+use super::rate_limit::over_budget;
 use super::validate::Violations;
-use crate::providers::{Fetched, Provider, ProviderError};
+use crate::providers::{Fetched, Provider, ProviderError, ProviderInfo};
 
 /// Refresh tokens that expire within this.
 const REFRESH_MARGIN_MINUTES: i64 = 5;
+/// How long every worker holds off a provider that answered 429 without a Retry-After.
+const DEFAULT_RATE_LIMIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most pages one sync fetches; the next sync continues from the cursor.
 const MAX_PAGES: usize = 100;
 
@@ -89,6 +92,7 @@ impl ProviderSync<'_> {
         while pulled.pages < MAX_PAGES {
             let tokens = Connections(self.ctx).tokens(&connection)?;
             let now = self.ctx.clock.now();
+            self.within_budget(provider.info(), now).await?;
             let fetched = provider
                 .fetch(
                     &self.ctx.providers.http,
@@ -124,6 +128,29 @@ impl ProviderSync<'_> {
         tracing::info!(connection = %connection.id, provider = %connection.provider,
             samples = pulled.samples, events = pulled.events, pages = pulled.pages, "synced");
         Ok(Ok(pulled))
+    }
+
+    /// Refuses to call a provider that is paused (it answered 429) or whose deployment-wide
+    /// request budget is spent; the job retries later.
+    async fn within_budget(&self, info: &ProviderInfo, now: DateTime<Utc>) -> Result<()> {
+        let key = format!("provider:{}", info.key);
+        let limiter = self.ctx.limiter.as_ref();
+        if let Some(until) = limiter.paused(&key, now).await? {
+            return Err(Error::Unavailable(format!(
+                "{} asked owl to wait until {until}",
+                info.display_name
+            )));
+        }
+        if let Some((limit, window)) = info.budget
+            && let Some(wait) = over_budget(limiter, &key, limit, window, now).await?
+        {
+            return Err(Error::Unavailable(format!(
+                "the request budget of {} is spent for {} s",
+                info.display_name,
+                wait.as_secs()
+            )));
+        }
+        Ok(())
     }
 
     /// The connection with tokens that do not expire within the margin (or, `force`d, new ones).
@@ -248,14 +275,19 @@ impl ProviderSync<'_> {
                 )
                 .await
             }
-            ProviderError::RateLimited { retry_after } => Error::Unavailable(format!(
-                "rate limited by {}{}",
-                connection.provider,
-                retry_after.map_or(String::new(), |d| format!(
-                    "; retry after {} s",
-                    d.as_secs()
+            ProviderError::RateLimited { retry_after } => {
+                // Every worker holds off this provider until it said to come back.
+                let now = self.ctx.clock.now();
+                let wait = retry_after.unwrap_or(DEFAULT_RATE_LIMIT_PAUSE);
+                let until = now + Duration::from_std(wait).unwrap_or(Duration::seconds(60));
+                let key = format!("provider:{}", connection.provider);
+                self.ctx.limiter.pause(&key, until, now).await?;
+                Error::Unavailable(format!(
+                    "rate limited by {}; every worker waits {} s",
+                    connection.provider,
+                    wait.as_secs()
                 ))
-            )),
+            }
             ProviderError::Unavailable(m) => {
                 Error::Unavailable(format!("{} unavailable: {m}", connection.provider))
             }

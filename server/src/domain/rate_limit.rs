@@ -17,6 +17,11 @@ pub trait RateLimiter: Send + Sync {
     /// Counts one hit of `key` in the window of `window` length holding `now`; returns the hits
     /// in that window so far, this one included.
     async fn hit(&self, key: &str, window: Duration, now: DateTime<Utc>) -> Result<u64>;
+    /// Pauses `key` until `until` for every replica (a provider's 429 with Retry-After); a
+    /// later pause extends an earlier one, never shortens it.
+    async fn pause(&self, key: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<()>;
+    /// When a pause of `key` ends, if one is in force at `now`.
+    async fn paused(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>>;
 }
 
 /// The window index and the time left in it.
@@ -44,6 +49,7 @@ pub async fn over_budget(
 #[derive(Default)]
 pub struct LocalLimiter {
     windows: Mutex<HashMap<String, (i64, u64)>>,
+    pauses: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 #[async_trait]
@@ -63,6 +69,24 @@ impl RateLimiter for LocalLimiter {
         }
         entry.1 += 1;
         Ok(entry.1)
+    }
+
+    async fn pause(&self, key: &str, until: DateTime<Utc>, _now: DateTime<Utc>) -> Result<()> {
+        let mut pauses = self
+            .pauses
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?;
+        let entry = pauses.entry(key.to_owned()).or_insert(until);
+        *entry = (*entry).max(until);
+        Ok(())
+    }
+
+    async fn paused(&self, key: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        let pauses = self
+            .pauses
+            .lock()
+            .map_err(|_| anyhow::anyhow!("rate limiter lock poisoned"))?;
+        Ok(pauses.get(key).copied().filter(|until| *until > now))
     }
 }
 
@@ -93,5 +117,20 @@ mod tests {
             over_budget(&limiter, "k", 3, minute, next).await.unwrap(),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn a_pause_holds_until_its_end_and_is_only_ever_extended() {
+        let limiter = LocalLimiter::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let later = t0 + chrono::Duration::seconds(30);
+        limiter.pause("p", later, t0).await.unwrap();
+        limiter
+            .pause("p", t0 + chrono::Duration::seconds(5), t0)
+            .await
+            .unwrap();
+        assert_eq!(limiter.paused("p", t0).await.unwrap(), Some(later));
+        assert_eq!(limiter.paused("p", later).await.unwrap(), None);
+        assert_eq!(limiter.paused("q", t0).await.unwrap(), None);
     }
 }

@@ -34,6 +34,7 @@ const INFO: ProviderInfo = ProviderInfo {
     push: false,
     data_types: &["workouts", "sleep", "activity", "heart_rate"],
     backfill_days: BACKFILL_DAYS as i32,
+    budget: None,
 };
 
 /// The demo provider.

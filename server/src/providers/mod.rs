@@ -39,6 +39,9 @@ pub struct ProviderInfo {
     pub data_types: &'static [&'static str],
     /// How far back a new connection's history is fetched.
     pub backfill_days: i32,
+    /// The provider's request budget for the whole deployment: fetches (pages) per window,
+    /// shared by every worker.
+    pub budget: Option<(u64, std::time::Duration)>,
 }
 
 /// Tokens from a code exchange or a refresh.

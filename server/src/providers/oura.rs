@@ -65,6 +65,8 @@ const INFO: ProviderInfo = ProviderInfo {
     push: true,
     data_types: &["workouts", "sleep", "activity", "heart_rate", "recovery"],
     backfill_days: BACKFILL_DAYS as i32,
+    // 5,000 requests per 5 minutes; a page is one request.
+    budget: Some((5_000, std::time::Duration::from_secs(300))),
 };
 
 const DEFAULTS: Defaults = Defaults {

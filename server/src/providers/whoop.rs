@@ -66,6 +66,8 @@ const INFO: ProviderInfo = ProviderInfo {
     push: true,
     data_types: &["workouts", "sleep", "recovery"],
     backfill_days: BACKFILL_DAYS as i32,
+    // 100 requests a minute for the application; a page is one request.
+    budget: Some((100, std::time::Duration::from_secs(60))),
 };
 
 const DEFAULTS: Defaults = Defaults {
