@@ -19,7 +19,7 @@ pub struct ProviderConfig {
     /// Callback registered with the provider; defaults to `/api/v1/oauth/{provider}/callback`.
     pub redirect_uri: Option<String>,
     pub default_scope: Option<String>,
-    /// SUUNTO_SUBSCRIPTION_KEY and STRAVA_WEBHOOK_VERIFY_TOKEN.
+    /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN and POLAR_WEBHOOK_SECRET.
     pub extra_secret: Option<SecretString>,
     /// STRAVA_EVENTS_PER_PAGE.
     pub events_per_page: Option<u32>,
@@ -54,6 +54,7 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
             let extra_secret = match provider {
                 "suunto" => r.secret("SUUNTO_SUBSCRIPTION_KEY"),
                 "strava" => r.secret("STRAVA_WEBHOOK_VERIFY_TOKEN"),
+                "polar" => r.secret("POLAR_WEBHOOK_SECRET"),
                 _ => None,
             };
             let events_per_page = (provider == "strava").then(|| {

@@ -19,6 +19,9 @@ use crate::domain::health::intake::RawBatch;
 
 pub mod demo;
 pub mod oauth;
+pub mod polar;
+pub mod rest;
+pub mod strava;
 
 pub use oauth::{Http, OAuthApp};
 
@@ -247,7 +250,8 @@ impl Registry {
         let mut providers: BTreeMap<&'static str, Arc<dyn Provider>> = BTreeMap::new();
         let demo = Arc::new(demo::Demo::new(public_url, demo_key)?);
         providers.insert(demo.info().key, demo.clone());
-        let _ = config;
+        providers.insert("polar", Arc::new(polar::Polar::new(config, public_url)));
+        providers.insert("strava", Arc::new(strava::Strava::new(config, public_url)));
         Ok(Registry {
             providers,
             demo,
