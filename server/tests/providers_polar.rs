@@ -10,7 +10,9 @@ use common::{APP_REDIRECT, TestServer};
 use hmac::{Hmac, Mac};
 use owl::{Client, pb};
 use sea_orm::{ConnectionTrait, Statement};
-use wiremock::matchers::{body_partial_json, body_string_contains, header, method, path};
+use wiremock::matchers::{
+    body_partial_json, body_string_contains, header, method, path, path_regex,
+};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WEBHOOK_SECRET: &str = "4c1f7e2a-polar-signature-key";
@@ -118,6 +120,25 @@ async fn serve_data(fake: &MockServer) {
             .mount(fake)
             .await;
     }
+    // Continuous heart rate, one day per request: only 2026-11-21 has samples.
+    Mock::given(method("GET"))
+        .and(path_regex(
+            r"^/v3/users/continuous-heart-rate/\d{4}-\d{2}-\d{2}$",
+        ))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(10)
+        .mount(fake)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/users/continuous-heart-rate/2026-11-21"))
+        .and(header(
+            "authorization",
+            format!("Bearer {ACCESS_TOKEN}").as_str(),
+        ))
+        .respond_with(json("continuous_heart_rate_2026-11-21.json"))
+        .with_priority(5)
+        .mount(fake)
+        .await;
 }
 
 impl Flow {
@@ -435,7 +456,9 @@ async fn a_polar_sync_normalizes_workouts_sleep_recharge_and_daily_activity_and_
         "the unknown stage is no stage: {stages:?}"
     );
 
-    // Heart rate: the exercise's 5-second samples ("null" skipped) and the night's.
+    // Heart rate: the exercise's 5-second samples ("null" skipped); on the wrist device, the
+    // night's samples and the day's continuous heart rate (device-local times, placed with
+    // the newest offset seen).
     let heart = f.samples("heart_rate").await;
     assert_eq!(heart.len(), 2, "one series per source");
     assert!(heart.iter().all(|s| s.unit == "bpm"));
@@ -443,13 +466,26 @@ async fn a_polar_sync_normalizes_workouts_sleep_recharge_and_daily_activity_and_
     assert_eq!(exercise.values, [92.0, 101.0, 118.0, 131.0, 140.0]);
     assert_eq!(exercise.times[0], ms("2026-11-20T16:05:00Z"));
     assert_eq!(exercise.times[4], ms("2026-11-20T16:05:25Z"));
-    let sleeping = heart.iter().find(|s| s.values.len() == 4).unwrap();
-    assert_eq!(sleeping.times[3], ms("2026-11-21T00:00:00+01:00"));
-    assert_eq!(sleeping.values[3], 57.0);
+    let wrist = heart.iter().find(|s| s.values.len() == 7).unwrap();
+    assert_eq!(wrist.values, [62.0, 60.0, 58.0, 57.0, 71.0, 74.0, 69.0]);
+    assert_eq!(wrist.times[3], ms("2026-11-21T00:00:00+01:00"));
+    assert_eq!(wrist.times[4], ms("2026-11-21T12:00:08+01:00"));
     assert!(
         heart
             .iter()
             .all(|s| s.zone_offsets.iter().all(|&o| o == 3600))
+    );
+    let days_asked = f
+        .fake
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/v3/users/continuous-heart-rate/"))
+        .count();
+    assert_eq!(
+        days_asked, 7,
+        "a backfill reads the last week of continuous heart rate"
     );
 
     // Nightly Recharge: HRV (RMSSD, ms) and breathing rate anchored on the night.

@@ -1,7 +1,7 @@
 //! Polar, through the AccessLink API v3 (`https://www.polaraccesslink.com/v3`): exercises
 //! (workouts with heart-rate samples), sleep with hypnogram stages and heart rate, Nightly
-//! Recharge (HRV and breathing rate during the night) and daily activity (steps, energy,
-//! distance).
+//! Recharge (HRV and breathing rate during the night), continuous (24/7) heart rate and daily
+//! activity (steps, energy, distance).
 //!
 //! Quirks:
 //! - OAuth2 at `flow.polar.com` / `polarremote.com`, client credentials in HTTP Basic, no PKCE.
@@ -14,11 +14,12 @@
 //! - There is no paging: exercises cover the last 30 days of uploads, sleep and Nightly Recharge
 //!   the last 28 nights, daily activity a `from`/`to` window of at most 28 days. Every list is
 //!   read whole on each sync and written idempotently; the cursor (owl's own, `polar:v1:{ms}`)
-//!   only narrows the daily-activity window.
+//!   only narrows the daily-activity window. Continuous heart rate is read one day per request
+//!   (`/v3/users/continuous-heart-rate/{date}`), the last seven days on a backfill.
 //! - Exercise start times are local wall-clock times with `start_time_utc_offset` in minutes;
 //!   sleep times carry their offset; hypnogram and sample keys are local `HH:MM` times anchored
-//!   on the night's start. Daily activity has no offset: owl uses the newest offset the same
-//!   sync saw (else UTC).
+//!   on the night's start. Daily activity and continuous heart rate have no offset: owl uses
+//!   the newest offset the same sync saw (else UTC).
 //! - Webhooks are signed: `Polar-Webhook-Signature` is the hex HMAC-SHA256 of the raw body
 //!   under the webhook's `signature_secret_key` (POLAR_WEBHOOK_SECRET). The PING Polar sends
 //!   when the webhook is created may come unsigned and is accepted. Polar sends no
@@ -49,6 +50,8 @@ use crate::domain::health::intake::RawBatch;
 const DAY_MS: i64 = 86_400_000;
 /// Daily activity is read at most this far back (Polar's window is 28 days).
 const BACKFILL_DAYS: i64 = 28;
+/// Days of continuous heart rate a backfill reads (one request per day).
+const CONTINUOUS_HR_DAYS: i64 = 7;
 
 const INFO: ProviderInfo = ProviderInfo {
     key: "polar",
@@ -86,20 +89,26 @@ impl Polar {
         }
     }
 
+    /// GETs `path`; 204 (and, with `missing_ok`, 404) read as an empty answer.
     async fn get<T: serde::de::DeserializeOwned + Default>(
         &self,
         http: &Http,
         token: &str,
         path: &str,
+        missing_ok: bool,
     ) -> Result<T, ProviderError> {
         let request = http
             .client()
             .get(format!("{}{path}", self.api_base))
             .bearer_auth(token)
             .header(http::header::ACCEPT, "application/json");
-        let answer = rest::send(request, path, &[], a_minute).await?;
+        let missing: &[u16] = if missing_ok { &[404] } else { &[] };
+        let answer = rest::send(request, path, missing, a_minute).await?;
         // Polar answers 204 when there is nothing to list.
-        if answer.status == http::StatusCode::NO_CONTENT || answer.body.is_empty() {
+        if answer.status == http::StatusCode::NO_CONTENT
+            || answer.status == http::StatusCode::NOT_FOUND
+            || answer.body.is_empty()
+        {
             return Ok(T::default());
         }
         answer.json(path)
@@ -202,6 +211,33 @@ struct DailyActivity {
     steps: Option<f64>,
     #[serde(default)]
     distance_from_steps: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ContinuousHr {
+    #[serde(default)]
+    heart_rate_samples: Vec<HeartRateSample>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct HeartRateSample {
+    heart_rate: f64,
+    /// `HH:MM:SS`, device-local.
+    sample_time: String,
+}
+
+/// Continuous heart rate of each day, at the device's local times placed with `offset`.
+fn continuous(days: &[(NaiveDate, ContinuousHr)], offset: i32) -> RawBatch {
+    let points = days
+        .iter()
+        .flat_map(|(date, day)| {
+            day.heart_rate_samples.iter().filter_map(move |s| {
+                let at = local_ms(&format!("{date}T{}", s.sample_time), offset)?;
+                (s.heart_rate > 0.0).then_some((at, s.heart_rate))
+            })
+        })
+        .collect();
+    series("heart_rate", "bpm", offset, points)
 }
 
 /// owl's workout type for Polar's `sport` and `detailed_sport_info`; unknown → `other`.
@@ -591,11 +627,13 @@ impl Provider for Polar {
     ) -> Result<Fetched, ProviderError> {
         let now_ms = now.timestamp_millis();
         let exercises: Vec<Exercise> = self
-            .get(http, access_token, "/v3/exercises?samples=true")
+            .get(http, access_token, "/v3/exercises?samples=true", false)
             .await?;
-        let nights: Nights = self.get(http, access_token, "/v3/users/sleep").await?;
+        let nights: Nights = self
+            .get(http, access_token, "/v3/users/sleep", false)
+            .await?;
         let recharges: Recharges = self
-            .get(http, access_token, "/v3/users/nightly-recharge")
+            .get(http, access_token, "/v3/users/nightly-recharge", false)
             .await?;
         // Re-read two days before the last sync: today's totals grow during the day.
         let from_ms = cursor
@@ -618,8 +656,20 @@ impl Provider for Polar {
                     date(from_ms),
                     date(now_ms)
                 ),
+                false,
             )
             .await?;
+        // Continuous heart rate comes one day per request: the last week at most.
+        let mut heart_days = Vec::new();
+        let first = from_ms.max(now_ms - (CONTINUOUS_HR_DAYS - 1) * DAY_MS);
+        let mut day = DateTime::from_timestamp_millis(first).map(|d| d.date_naive());
+        let today = now.date_naive();
+        while let Some(d) = day.filter(|d| *d <= today) {
+            let path = format!("/v3/users/continuous-heart-rate/{}", d.format("%Y-%m-%d"));
+            let samples: ContinuousHr = self.get(http, access_token, &path, true).await?;
+            heart_days.push((d, samples));
+            day = d.succ_opt();
+        }
 
         let mut fetched = Fetched::default();
         // The newest offset seen places the daily totals, which carry none.
@@ -657,6 +707,10 @@ impl Provider for Polar {
         }
         let offset = newest_offset.map_or(0, |(_, o)| o);
         fetched.samples.extend(daily(&days, offset));
+        let heart = continuous(&heart_days, offset);
+        if !heart.times.is_empty() {
+            fetched.samples.push(heart);
+        }
         fetched.cursor = Some(format!("polar:v1:{now_ms}"));
         fetched.more = false;
         Ok(fetched)
