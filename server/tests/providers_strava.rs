@@ -694,3 +694,36 @@ async fn a_strava_deauthorization_event_revokes_the_connection() {
     assert_eq!(error.code(), owl::Code::FailedPrecondition);
     assert_eq!(error.reason().as_deref(), Some("CONNECTION_NOT_ACTIVE"));
 }
+
+#[tokio::test]
+async fn a_strava_sync_stops_paging_when_the_short_window_is_spent_and_the_next_continues() {
+    let f = flow().await;
+    f.serve_activities(ACCESS_TOKEN).await;
+    // Page 1 reports the 15-minute read window used up.
+    Mock::given(method("GET"))
+        .and(path("/api/v3/athlete/activities"))
+        .and(query_param("page", "1"))
+        .and(query_param("after", f.backfill_after().as_str()))
+        .respond_with(
+            json("activities_page1.json")
+                .insert_header("X-ReadRateLimit-Limit", "100,1000")
+                .insert_header("X-ReadRateLimit-Usage", "100,420"),
+        )
+        .with_priority(1)
+        .mount(&f.fake)
+        .await;
+    let worker = tokio::spawn(f.server.jobs.worker().run(std::future::pending()));
+    let name = f.connect().await;
+    let first = f.finished_run().await;
+    assert_eq!(first.state, pb::SyncState::Succeeded as i32, "{first:?}");
+    assert_eq!(
+        f.workouts().await.len(),
+        2,
+        "page 2 waits for the next sync"
+    );
+    let next = f.sync(&name).await;
+    assert_eq!(next.state, pb::SyncState::Succeeded as i32, "{next:?}");
+    assert_eq!(next.items_processed, 1);
+    assert_eq!(f.workouts().await.len(), 3);
+    worker.abort();
+}

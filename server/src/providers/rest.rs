@@ -11,6 +11,7 @@ use super::{Http, ProviderError};
 /// The HTTP status and body of a provider's answer, when it was not a failure.
 pub struct Answer {
     pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -36,6 +37,7 @@ pub async fn send(
         .await
         .map_err(|e| ProviderError::Unavailable(format!("{what}: {e}")))?;
     let status = response.status();
+    let headers = response.headers().clone();
     if status == http::StatusCode::TOO_MANY_REQUESTS {
         let retry_after = response
             .headers()
@@ -54,7 +56,8 @@ pub async fn send(
     if status.is_success() || ok_statuses.contains(&status.as_u16()) {
         return Ok(Answer {
             status,
-            body: body.to_vec(),
+            headers,
+            body,
         });
     }
     let detail = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();

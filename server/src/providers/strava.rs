@@ -14,8 +14,10 @@
 //!   and the newest start seen, which becomes the next sweep's `after`. Summaries carry no
 //!   `calories`; the work in `kilojoules` stands in (Strava equates the two).
 //! - Rate limits are per application: 200 requests per 15 minutes and 2,000 per day by default
-//!   (reads: 100 and 1,000). A 429 has no Retry-After; owl waits for the next quarter hour,
-//!   when the short window resets.
+//!   (reads: 100 and 1,000). Every response reports usage (`X-RateLimit-Usage`,
+//!   `X-ReadRateLimit-Usage`, `"<15 min>,<daily>"`); when the 15-minute window is spent, a sync
+//!   stops paging and the next one continues from the cursor. A 429 has no Retry-After; owl
+//!   waits for the next quarter hour, when the short window resets.
 //! - Webhooks: one subscription per application. Strava validates it with
 //!   `GET ?hub.mode=subscribe&hub.challenge=…&hub.verify_token=…`, answered with
 //!   `{"hub.challenge": …}` when the token is STRAVA_WEBHOOK_VERIFY_TOKEN. Events are **not
@@ -92,6 +94,31 @@ impl Strava {
 fn next_quarter_hour() -> Option<Duration> {
     let now = Utc::now().timestamp();
     Some(Duration::from_secs((900 - now.rem_euclid(900)) as u64))
+}
+
+/// Whether a response's usage headers say the 15-minute window (overall or read) is spent.
+/// Both headers read `"<15 min>,<daily>"`.
+fn short_window_spent(headers: &http::HeaderMap) -> bool {
+    let first = |name: &str| -> Option<u64> {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .split(',')
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    [
+        ("x-ratelimit-usage", "x-ratelimit-limit"),
+        ("x-readratelimit-usage", "x-readratelimit-limit"),
+    ]
+    .iter()
+    .any(|(usage, limit)| match (first(usage), first(limit)) {
+        (Some(u), Some(l)) => l > 0 && u >= l,
+        _ => false,
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,8 +338,14 @@ impl Provider for Strava {
             "{}/api/v3/athlete/activities?after={}&page={}&per_page={}",
             self.api_base, cursor.after, cursor.page, self.per_page
         );
-        let activities: Vec<Activity> =
-            rest::get_json(http, &url, access_token, "activities", next_quarter_hour).await?;
+        let request = http
+            .client()
+            .get(&url)
+            .bearer_auth(access_token)
+            .header(http::header::ACCEPT, "application/json");
+        let answer = rest::send(request, "activities", &[], next_quarter_hour).await?;
+        let activities: Vec<Activity> = answer.json("activities")?;
+        let spent = short_window_spent(&answer.headers);
         let mut fetched = Fetched::default();
         let mut newest = cursor.newest;
         for a in &activities {
@@ -336,7 +369,8 @@ impl Provider for Strava {
             }
         };
         fetched.cursor = Some(next.render());
-        fetched.more = full;
+        // With the short window spent, the rest waits for the next sync instead of a 429.
+        fetched.more = full && !spent;
         Ok(fetched)
     }
 
@@ -414,6 +448,28 @@ mod tests {
             assert!(is_workout_type(workout_type(sport)), "{sport}");
         }
         assert_eq!(workout_type("Unheard"), "other");
+    }
+
+    #[test]
+    fn a_spent_short_window_is_read_from_either_usage_header() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = http::HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, http::HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(!short_window_spent(&headers(&[])));
+        assert!(!short_window_spent(&headers(&[
+            ("x-ratelimit-usage", "12,300"),
+            ("x-ratelimit-limit", "200,2000"),
+        ])));
+        assert!(short_window_spent(&headers(&[
+            ("x-ratelimit-usage", "12,300"),
+            ("x-ratelimit-limit", "200,2000"),
+            ("x-readratelimit-usage", "100,300"),
+            ("x-readratelimit-limit", "100,1000"),
+        ])));
     }
 
     #[test]
