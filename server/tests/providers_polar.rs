@@ -56,16 +56,28 @@ struct Flow {
 async fn flow() -> Flow {
     let fake = MockServer::start().await;
     let uri = fake.uri();
-    let server = TestServer::start_with(&[
-        ("POLAR_CLIENT_ID", "polar-client"),
-        ("POLAR_CLIENT_SECRET", "polar-secret"),
-        ("POLAR_AUTH_BASE_URL", &uri),
-        ("POLAR_API_BASE_URL", &uri),
-        ("POLAR_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("OWL_JOB_MAX_ATTEMPTS", "2"),
-        ("OWL_JOB_RETRY_BASE_MS", "20"),
-    ])
-    .await;
+    let mut vars: Vec<(&str, String)> = vec![
+        ("POLAR_CLIENT_ID", "polar-client".to_owned()),
+        ("POLAR_CLIENT_SECRET", "polar-secret".to_owned()),
+        ("POLAR_AUTH_BASE_URL", uri.clone()),
+        ("POLAR_API_BASE_URL", uri.clone()),
+        ("POLAR_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("OWL_JOB_MAX_ATTEMPTS", "2".to_owned()),
+        ("OWL_JOB_RETRY_BASE_MS", "20".to_owned()),
+    ];
+    // The Redis queue too, when OWL_TEST_REDIS_URL names one (a key prefix per test).
+    if let Some(redis) = std::env::var("OWL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        vars.push(("REDIS_URL", redis));
+        vars.push((
+            "OWL_REDIS_KEY_PREFIX",
+            format!("owl-prov-test:{}:", uuid::Uuid::now_v7().simple()),
+        ));
+    }
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_with(&vars).await;
     let developer = server.developer().await;
     let (_, backend) = server.application(&developer, "App").await;
     let user = server.user(&backend, "u").await;

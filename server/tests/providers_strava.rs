@@ -58,17 +58,29 @@ struct Flow {
 async fn flow() -> Flow {
     let fake = MockServer::start().await;
     let uri = fake.uri();
-    let server = TestServer::start_with(&[
-        ("STRAVA_CLIENT_ID", "strava-client"),
-        ("STRAVA_CLIENT_SECRET", "strava-secret"),
-        ("STRAVA_AUTH_BASE_URL", &uri),
-        ("STRAVA_API_BASE_URL", &uri),
-        ("STRAVA_WEBHOOK_VERIFY_TOKEN", VERIFY_TOKEN),
-        ("STRAVA_EVENTS_PER_PAGE", "2"),
-        ("OWL_JOB_MAX_ATTEMPTS", "2"),
-        ("OWL_JOB_RETRY_BASE_MS", "20"),
-    ])
-    .await;
+    let mut vars: Vec<(&str, String)> = vec![
+        ("STRAVA_CLIENT_ID", "strava-client".to_owned()),
+        ("STRAVA_CLIENT_SECRET", "strava-secret".to_owned()),
+        ("STRAVA_AUTH_BASE_URL", uri.clone()),
+        ("STRAVA_API_BASE_URL", uri.clone()),
+        ("STRAVA_WEBHOOK_VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
+        ("STRAVA_EVENTS_PER_PAGE", "2".to_owned()),
+        ("OWL_JOB_MAX_ATTEMPTS", "2".to_owned()),
+        ("OWL_JOB_RETRY_BASE_MS", "20".to_owned()),
+    ];
+    // The Redis queue too, when OWL_TEST_REDIS_URL names one (a key prefix per test).
+    if let Some(redis) = std::env::var("OWL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        vars.push(("REDIS_URL", redis));
+        vars.push((
+            "OWL_REDIS_KEY_PREFIX",
+            format!("owl-prov-test:{}:", uuid::Uuid::now_v7().simple()),
+        ));
+    }
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = TestServer::start_with(&vars).await;
     let developer = server.developer().await;
     let (_, backend) = server.application(&developer, "App").await;
     let user = server.user(&backend, "u").await;
