@@ -319,6 +319,71 @@ mod tests {
     use super::*;
     use crate::domain::health::catalog::is_workout_type;
 
+    fn polar(secret: Option<&str>) -> Polar {
+        Polar {
+            oauth: OAuthApp {
+                client_id: Some("id".into()),
+                client_secret: Some(SecretString::from("secret")),
+                authorize_url: "https://flow.polar.com/oauth2/authorization".into(),
+                token_url: "https://polarremote.com/v2/oauth2/token".into(),
+                redirect_uri: "http://localhost/api/v1/oauth/polar/callback".into(),
+                scopes: vec![],
+                pkce: false,
+                credentials_in_body: false,
+            },
+            api_base: "https://www.polaraccesslink.com".into(),
+            webhook_secret: secret.map(SecretString::from),
+        }
+    }
+
+    fn delivery(body: &str, key: Option<&str>) -> WebhookRequest {
+        use hmac::{Hmac, Mac};
+        let mut headers = http::HeaderMap::new();
+        if let Some(key) = key {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(body.as_bytes());
+            let signature = hex::encode(mac.finalize().into_bytes());
+            headers.insert("polar-webhook-signature", signature.parse().unwrap());
+        }
+        WebhookRequest {
+            method: http::Method::POST,
+            headers,
+            query: Default::default(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn polar_deliveries_are_read_only_when_signed_with_the_secret() {
+        let p = polar(Some("key"));
+        let sleep = r#"{"event":"SLEEP","user_id":475,"date":"2019-12-31","timestamp":"2019-12-31T08:00:00Z","url":"https://www.polaraccesslink.com/v3/users/sleep/2019-12-31"}"#;
+        assert_eq!(
+            p.webhook(&delivery(sleep, Some("key"))).unwrap(),
+            WebhookOutcome::Events(vec![WebhookEvent::Data {
+                account_id: "475".into()
+            }])
+        );
+        for refused in [delivery(sleep, Some("other")), delivery(sleep, None)] {
+            assert!(matches!(
+                p.webhook(&refused),
+                Err(ProviderError::Unauthorized(_))
+            ));
+        }
+        // Without a configured secret nothing signed is believed.
+        assert!(matches!(
+            polar(None).webhook(&delivery(sleep, Some("key"))),
+            Err(ProviderError::Unauthorized(_))
+        ));
+        let ping = r#"{"event":"PING","timestamp":"2018-05-15T14:22:24Z"}"#;
+        for request in [delivery(ping, None), delivery(ping, Some("key"))] {
+            assert_eq!(p.webhook(&request).unwrap(), WebhookOutcome::Events(vec![]));
+        }
+        assert!(matches!(
+            p.webhook(&delivery("[", Some("key"))),
+            Err(ProviderError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn every_mapped_sport_is_an_owl_workout_type() {
         for (sport, detail) in [

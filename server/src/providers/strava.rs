@@ -472,6 +472,89 @@ mod tests {
         ])));
     }
 
+    fn strava() -> Strava {
+        Strava {
+            oauth: OAuthApp {
+                client_id: Some("id".into()),
+                client_secret: Some(SecretString::from("secret")),
+                authorize_url: "https://www.strava.com/oauth/authorize".into(),
+                token_url: "https://www.strava.com/oauth/token".into(),
+                redirect_uri: "http://localhost/api/v1/oauth/strava/callback".into(),
+                scopes: vec![],
+                pkce: false,
+                credentials_in_body: true,
+            },
+            api_base: "https://www.strava.com".into(),
+            deauthorize_url: "https://www.strava.com/oauth/deauthorize".into(),
+            per_page: 200,
+            verify_token: Some(SecretString::from("tok")),
+        }
+    }
+
+    fn post(body: &str, token: Option<&str>) -> WebhookRequest {
+        WebhookRequest {
+            method: http::Method::POST,
+            headers: http::HeaderMap::new(),
+            query: token
+                .map(|t| [("token".to_owned(), t.to_owned())].into())
+                .unwrap_or_default(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn strava_events_read_as_data_deauthorizations_or_nothing() {
+        let s = strava();
+        let events = |body: &str| match s.webhook(&post(body, Some("tok"))) {
+            Ok(WebhookOutcome::Events(e)) => e,
+            other => panic!("{other:?}"),
+        };
+        let data = WebhookEvent::Data {
+            account_id: "7".into(),
+        };
+        let gone = WebhookEvent::Deauthorized {
+            account_id: "7".into(),
+        };
+        let event = |object: &str, aspect: &str, updates: &str| {
+            format!(
+                r#"{{"object_type":"{object}","aspect_type":"{aspect}","object_id":1,"owner_id":7,"subscription_id":2,"event_time":3,"updates":{updates}}}"#
+            )
+        };
+        assert_eq!(events(&event("activity", "create", "{}")), [data.clone()]);
+        assert_eq!(
+            events(&event("activity", "update", r#"{"title":"Messy"}"#)),
+            [data]
+        );
+        assert_eq!(
+            events(&event("athlete", "update", r#"{"authorized":"false"}"#)),
+            [gone.clone()]
+        );
+        assert_eq!(events(&event("athlete", "delete", "{}")), [gone]);
+        assert!(events(&event("athlete", "update", r#"{"name":"x"}"#)).is_empty());
+        assert!(matches!(
+            s.webhook(&post("not json", Some("tok"))),
+            Err(ProviderError::Malformed(_))
+        ));
+        assert!(matches!(
+            s.webhook(&post(&event("activity", "create", "{}"), Some("tik"))),
+            Err(ProviderError::Unauthorized(_))
+        ));
+        let challenge = WebhookRequest {
+            method: http::Method::GET,
+            headers: http::HeaderMap::new(),
+            query: [
+                ("hub.mode".to_owned(), "unsubscribe".to_owned()),
+                ("hub.verify_token".to_owned(), "tok".to_owned()),
+            ]
+            .into(),
+            body: vec![],
+        };
+        assert!(matches!(
+            s.webhook(&challenge),
+            Err(ProviderError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = Cursor {
