@@ -520,14 +520,17 @@ mod tests {
                 r#"{{"object_type":"{object}","aspect_type":"{aspect}","object_id":1,"owner_id":7,"subscription_id":2,"event_time":3,"updates":{updates}}}"#
             )
         };
-        assert_eq!(events(&event("activity", "create", "{}")), [data.clone()]);
+        assert_eq!(
+            events(&event("activity", "create", "{}")),
+            vec![data.clone()]
+        );
         assert_eq!(
             events(&event("activity", "update", r#"{"title":"Messy"}"#)),
             [data]
         );
         assert_eq!(
             events(&event("athlete", "update", r#"{"authorized":"false"}"#)),
-            [gone.clone()]
+            vec![gone.clone()]
         );
         assert_eq!(events(&event("athlete", "delete", "{}")), [gone]);
         assert!(events(&event("athlete", "update", r#"{"name":"x"}"#)).is_empty());
