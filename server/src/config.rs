@@ -112,6 +112,8 @@ pub struct Config {
     pub encryption_key: SecretSlice<u8>,
     /// Which setting supplied the encryption key.
     pub encryption_key_origin: &'static str,
+    /// Keys of before a rotation (OWL_ENCRYPTION_KEY_PREVIOUS): read, never written with.
+    pub previous_encryption_keys: Vec<SecretSlice<u8>>,
     pub cors_origins: Vec<String>,
     /// Public URL of the API (SERVER_HOST), for OAuth callbacks and links.
     pub public_url: Option<String>,
@@ -130,6 +132,9 @@ pub struct Config {
     pub email: EmailConfig,
     pub sentry: SentryConfig,
     pub sync_interval_seconds: u64,
+    /// Requests one API key may make per minute (OWL_API_RATE_LIMIT_PER_MINUTE; 0: unlimited,
+    /// the default in development and test; 600 in staging and production).
+    pub api_rate_limit_per_minute: u64,
     pub jobs: JobsConfig,
     pub xml_chunk_size: usize,
     pub redis_sleep_ttl_seconds: u64,
@@ -337,6 +342,25 @@ impl Config {
             production,
         );
 
+        let previous_encryption_keys = r
+            .get("OWL_ENCRYPTION_KEY_PREVIOUS")
+            .map(|list| {
+                list.split(',')
+                    .filter(|k| !k.trim().is_empty())
+                    .filter_map(|k| match decode_key(k).filter(|k| k.len() == 32) {
+                        Some(key) => Some(SecretSlice::from(key)),
+                        None => {
+                            r.invalid(
+                                "OWL_ENCRYPTION_KEY_PREVIOUS",
+                                "must be 32-byte keys in base64, separated by commas",
+                            );
+                            None
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+
         let cors_origins = match r.get("CORS_ORIGINS") {
             None => vec!["http://localhost:3000".to_owned()],
             Some(raw) => parse_list(&raw).unwrap_or_else(|| {
@@ -419,6 +443,7 @@ impl Config {
             secret_key,
             encryption_key,
             encryption_key_origin,
+            previous_encryption_keys,
             cors_origins,
             public_url: file.public_url.or_else(|| r.get("SERVER_HOST")),
             listen,
@@ -435,6 +460,14 @@ impl Config {
             email,
             sentry,
             sync_interval_seconds: r.positive("SYNC_INTERVAL_SECONDS", 3600) as u64,
+            api_rate_limit_per_minute: r.parse(
+                "OWL_API_RATE_LIMIT_PER_MINUTE",
+                if production || environment == Environment::Staging {
+                    600
+                } else {
+                    0
+                },
+            ),
             jobs: JobsConfig {
                 worker_concurrency: r.positive("OWL_WORKER_CONCURRENCY", 8) as usize,
                 visibility_timeout_seconds: r.positive("OWL_JOB_VISIBILITY_TIMEOUT_SECONDS", 300)

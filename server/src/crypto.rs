@@ -144,6 +144,8 @@ pub fn derive_key(secret: &SecretString, purpose: &str) -> Vec<u8> {
 #[derive(Clone)]
 pub struct Cipher {
     key: SecretSlice<u8>,
+    /// Keys of before a rotation: accepted for reading only.
+    previous: Vec<SecretSlice<u8>>,
 }
 
 impl std::fmt::Debug for Cipher {
@@ -161,12 +163,31 @@ impl Cipher {
             key.expose_secret().len() == 32,
             "encryption key must be 32 bytes"
         );
-        Ok(Cipher { key })
+        Ok(Cipher {
+            key,
+            previous: Vec::new(),
+        })
+    }
+
+    /// The same cipher, also reading what `previous` keys encrypted (during a key rotation).
+    pub fn with_previous(mut self, previous: Vec<SecretSlice<u8>>) -> anyhow::Result<Self> {
+        for key in &previous {
+            anyhow::ensure!(
+                key.expose_secret().len() == 32,
+                "encryption keys must be 32 bytes"
+            );
+        }
+        self.previous = previous;
+        Ok(self)
     }
 
     fn aead(&self) -> anyhow::Result<Aes256Gcm> {
-        Aes256Gcm::new_from_slice(self.key.expose_secret())
-            .map_err(|_| anyhow::anyhow!("encryption key must be 32 bytes"))
+        aead(&self.key)
+    }
+
+    /// Whether `data` is encrypted under the current key.
+    pub fn is_current(&self, data: &[u8]) -> bool {
+        open(&self.key, data).is_ok()
     }
 
     /// Encrypts `plaintext` under a fresh random nonce.
@@ -181,15 +202,28 @@ impl Cipher {
         Ok(out)
     }
 
-    /// Decrypts what `encrypt` produced; fails on a wrong key or tampering.
+    /// Decrypts what `encrypt` produced under the current or a previous key; fails on an
+    /// unknown key or tampering.
     pub fn decrypt(&self, data: &[u8]) -> anyhow::Result<Vec<u8>> {
-        anyhow::ensure!(data.len() > NONCE_LEN, "ciphertext too short");
-        let (nonce, ciphertext) = data.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into()?;
-        self.aead()?
-            .decrypt(&Nonce::from(nonce), ciphertext)
-            .map_err(|_| anyhow::anyhow!("decryption failed: wrong key or tampered data"))
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .find_map(|key| open(key, data).ok())
+            .ok_or_else(|| anyhow::anyhow!("decryption failed: wrong key or tampered data"))
     }
+}
+
+fn aead(key: &SecretSlice<u8>) -> anyhow::Result<Aes256Gcm> {
+    Aes256Gcm::new_from_slice(key.expose_secret())
+        .map_err(|_| anyhow::anyhow!("encryption key must be 32 bytes"))
+}
+
+fn open(key: &SecretSlice<u8>, data: &[u8]) -> anyhow::Result<Vec<u8>> {
+    anyhow::ensure!(data.len() > NONCE_LEN, "ciphertext too short");
+    let (nonce, ciphertext) = data.split_at(NONCE_LEN);
+    let nonce: [u8; NONCE_LEN] = nonce.try_into()?;
+    aead(key)?
+        .decrypt(&Nonce::from(nonce), ciphertext)
+        .map_err(|_| anyhow::anyhow!("decryption failed"))
 }
 
 #[cfg(test)]
@@ -242,5 +276,20 @@ mod tests {
         assert!(cipher.decrypt(&tampered).is_err());
         let other = Cipher::new(SecretSlice::from(vec![8u8; 32])).unwrap();
         assert!(other.decrypt(&sealed).is_err());
+    }
+
+    #[test]
+    fn a_rotated_cipher_reads_old_ciphertexts_and_writes_under_the_new_key() {
+        let old = Cipher::new(SecretSlice::from(vec![7u8; 32])).unwrap();
+        let sealed = old.encrypt(b"provider token").unwrap();
+        let rotated = Cipher::new(SecretSlice::from(vec![8u8; 32]))
+            .unwrap()
+            .with_previous(vec![SecretSlice::from(vec![7u8; 32])])
+            .unwrap();
+        assert_eq!(rotated.decrypt(&sealed).unwrap(), b"provider token");
+        assert!(!rotated.is_current(&sealed));
+        let resealed = rotated.encrypt(b"provider token").unwrap();
+        assert!(rotated.is_current(&resealed));
+        assert!(old.decrypt(&resealed).is_err());
     }
 }

@@ -85,14 +85,29 @@ impl AppState {
             Some(mailer) => mailer,
             None => mail::from_config(&config.email)?,
         };
-        let cipher = Arc::new(crypto::Cipher::new(secrecy::SecretSlice::from(
-            config.encryption_key.expose_secret().to_vec(),
-        ))?);
+        let previous = config
+            .previous_encryption_keys
+            .iter()
+            .map(|k| secrecy::SecretSlice::from(k.expose_secret().to_vec()))
+            .collect();
+        let cipher = Arc::new(
+            crypto::Cipher::new(secrecy::SecretSlice::from(
+                config.encryption_key.expose_secret().to_vec(),
+            ))?
+            .with_previous(previous)?,
+        );
         let providers = Arc::new(providers::Registry::from_config(
             config,
             &config.public_url(),
             &crypto::derive_key(&config.secret_key, "owl demo provider"),
         )?);
+        let limiter: Arc<dyn domain::rate_limit::RateLimiter> = match &cache {
+            Some(pool) => Arc::new(store::redis_limiter::RedisLimiter::new(
+                pool.clone(),
+                &config.jobs.redis_key_prefix,
+            )),
+            None => Arc::new(domain::rate_limit::LocalLimiter::default()),
+        };
         let ctx = Arc::new(Context {
             developers: store.clone(),
             applications: store.clone(),
@@ -103,6 +118,7 @@ impl AppState {
             connections: store.clone(),
             providers,
             cipher,
+            limiter,
             clock,
             signer: crypto::JwtSigner::new(&config.secret_key),
             mailer,
@@ -117,6 +133,8 @@ impl AppState {
                 provider_priority: config.provider_priority.clone(),
                 device_type_priority: config.device_type_priority.clone(),
                 demo_provider: !config.environment.is_deployed(),
+                api_rate_limit: (config.api_rate_limit_per_minute > 0)
+                    .then_some(config.api_rate_limit_per_minute),
             },
         });
         jobs.ctx = Some(ctx.clone());

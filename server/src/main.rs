@@ -43,6 +43,11 @@ enum Command {
         #[arg(long, value_name = "N")]
         rollback: Option<u32>,
     },
+    /// Manage the encryption of provider tokens at rest.
+    Encryption {
+        #[command(subcommand)]
+        command: EncryptionCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -63,6 +68,15 @@ enum JobsCommand {
         /// The job's id, as `owl jobs dead` prints it.
         id: uuid::Uuid,
     },
+}
+
+#[derive(Subcommand)]
+enum EncryptionCommand {
+    /// Re-encrypt every stored provider token under OWL_ENCRYPTION_KEY. Start every server with
+    /// the new key in OWL_ENCRYPTION_KEY and the old one in OWL_ENCRYPTION_KEY_PREVIOUS, run
+    /// this, then drop OWL_ENCRYPTION_KEY_PREVIOUS after 10 minutes (when the connect flows
+    /// started under the old key have expired). Exits non-zero when a token opens under no key.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -105,6 +119,9 @@ async fn main() -> ExitCode {
         Command::Worker => worker(config).await,
         Command::Jobs { command } => jobs(config, command).await,
         Command::Migrate { rollback } => migrate(config, rollback).await,
+        Command::Encryption {
+            command: EncryptionCommand::Rotate,
+        } => rotate(config).await,
         Command::Config { .. } => Ok(()),
     };
     match result {
@@ -116,9 +133,17 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: Config, listen: Option<SocketAddr>, workers: bool) -> anyhow::Result<()> {
+async fn serve(
+    mut config: Config,
+    listen: Option<SocketAddr>,
+    workers: bool,
+) -> anyhow::Result<()> {
+    // Before the state is built: the default public URL follows the listen port.
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
     let state = AppState::from_config(&config, Overrides::default()).await?;
-    let listener = tokio::net::TcpListener::bind(listen.unwrap_or(config.listen)).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let (stop, stopped) = tokio::sync::watch::channel(());
     let stop = std::sync::Arc::new(stop);
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<()>| async move {
@@ -167,6 +192,23 @@ async fn jobs(config: Config, command: JobsCommand) -> anyhow::Result<()> {
             println!("requeued {id}");
         }
     }
+    Ok(())
+}
+
+async fn rotate(config: Config) -> anyhow::Result<()> {
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    let done = owl_server::domain::connections::Connections(&state.ctx)
+        .rotate_encryption()
+        .await?;
+    println!(
+        "re-encrypted {} connections; {} already under the current key; {} unreadable",
+        done.rewritten, done.current, done.unreadable
+    );
+    anyhow::ensure!(
+        done.unreadable == 0,
+        "{} connections have tokens no configured key opens",
+        done.unreadable
+    );
     Ok(())
 }
 

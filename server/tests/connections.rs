@@ -503,3 +503,97 @@ async fn a_new_connection_syncs_a_week_of_demo_data_into_the_health_model() {
     assert!(sources.data_sources.is_empty());
     worker.abort();
 }
+
+fn key(byte: u8) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+/// Runs `owl encryption rotate` on the test server's database with these keys.
+fn rotate(server: &TestServer, current: &str, previous: Option<&str>) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_owl"));
+    command
+        .current_dir(dir.path())
+        .env_clear()
+        .env("ENVIRONMENT", "test")
+        .env("SECRET_KEY", "test-secret-key-that-is-long-enough-0123")
+        .env("DATABASE_URL", &server.db.url)
+        .env("OWL_ENCRYPTION_KEY", current)
+        .args(["encryption", "rotate"]);
+    if let Some(previous) = previous {
+        command.env("OWL_ENCRYPTION_KEY_PREVIOUS", previous);
+    }
+    command.output().unwrap()
+}
+
+async fn stored_access_token(server: &TestServer) -> Vec<u8> {
+    let db = server.db.raw().await;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT access_token FROM user_connection",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index(0).unwrap()
+}
+
+#[tokio::test]
+async fn encryption_rotate_re_encrypts_tokens_under_the_new_key() {
+    let (old, new) = (key(1), key(2));
+    let server = TestServer::start_with(&[("OWL_ENCRYPTION_KEY", old.as_str())]).await;
+    let developer = server.developer().await;
+    let (_, backend) = server.application(&developer, "App").await;
+    let user = server.user(&backend, "u").await;
+    let f = Flow {
+        server,
+        developer,
+        backend,
+        user,
+    };
+    let started = f.start().await.unwrap();
+    f.callback(&f.consent(&started.authorization_url, "allow").await)
+        .await;
+    let before = stored_access_token(&f.server).await;
+
+    let out = rotate(&f.server, &new, Some(&old));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("re-encrypted 1 connections; 0 already"),
+        "{stdout}"
+    );
+    let after = stored_access_token(&f.server).await;
+    assert_ne!(before, after);
+    let cipher = |k: &str| {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(k).unwrap();
+        owl_server::crypto::Cipher::new(secrecy::SecretSlice::from(bytes)).unwrap()
+    };
+    assert_eq!(
+        cipher(&new).decrypt(&after).unwrap(),
+        cipher(&old).decrypt(&before).unwrap(),
+        "the same token, under the new key"
+    );
+    assert!(cipher(&old).decrypt(&after).is_err());
+
+    // Again: nothing left to do. Without the new key: unreadable, and a failure.
+    let again = rotate(&f.server, &new, None);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("re-encrypted 0 connections; 1 already")
+    );
+    let wrong = rotate(&f.server, &old, None);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stdout).contains("1 unreadable"));
+    assert_eq!(
+        stored_access_token(&f.server).await,
+        after,
+        "nothing written"
+    );
+}

@@ -39,6 +39,10 @@ impl From<Error> for Status {
                 details.set_retry_info(Some(std::time::Duration::from_secs(5)));
                 (Code::Unavailable, Reason::Unavailable)
             }
+            Error::ResourceExhausted { retry_after, .. } => {
+                details.set_retry_info(Some(retry_after));
+                (Code::ResourceExhausted, Reason::RateLimited)
+            }
             Error::Internal(source) => {
                 tracing::error!(error = ?source, "request failed");
                 details.set_error_info(Reason::Internal.as_str(), ERROR_DOMAIN, HashMap::new());

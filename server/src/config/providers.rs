@@ -19,7 +19,8 @@ pub struct ProviderConfig {
     /// Callback registered with the provider; defaults to `/api/v1/oauth/{provider}/callback`.
     pub redirect_uri: Option<String>,
     pub default_scope: Option<String>,
-    /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN and POLAR_WEBHOOK_SECRET.
+    /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN, OURA_WEBHOOK_VERIFICATION_TOKEN and
+    /// POLAR_WEBHOOK_SECRET.
     pub extra_secret: Option<SecretString>,
     /// STRAVA_EVENTS_PER_PAGE.
     pub events_per_page: Option<u32>,
@@ -39,7 +40,8 @@ impl ProviderConfig {
 fn default_scope(provider: &str) -> Option<&'static str> {
     match provider {
         "polar" => Some("accesslink.read_all"),
-        "whoop" => Some("offline read:cycles read:sleep read:recovery read:workout"),
+        "whoop" => Some("offline read:profile read:cycles read:sleep read:recovery read:workout"),
+        "oura" => Some("personal daily heartrate workout session"),
         "strava" => Some("activity:read_all,profile:read_all"),
         _ => None,
     }
@@ -54,6 +56,7 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
             let extra_secret = match provider {
                 "suunto" => r.secret("SUUNTO_SUBSCRIPTION_KEY"),
                 "strava" => r.secret("STRAVA_WEBHOOK_VERIFY_TOKEN"),
+                "oura" => r.secret("OURA_WEBHOOK_VERIFICATION_TOKEN"),
                 "polar" => r.secret("POLAR_WEBHOOK_SECRET"),
                 _ => None,
             };

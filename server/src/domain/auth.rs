@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::error::{Error, Reason, Result};
+use super::rate_limit::over_budget;
 use crate::crypto::{JwtError, digests_match, token_digest};
 
 /// A credential as presented.
@@ -126,6 +127,19 @@ impl Authenticator<'_> {
                 Reason::ApiKeyRevoked,
                 "api key has been revoked",
             ));
+        }
+        if let Some(limit) = self.0.settings.api_rate_limit {
+            let budget = format!("api:{}", stored.key.id);
+            let minute = std::time::Duration::from_secs(60);
+            let now = self.0.clock.now();
+            if let Some(retry_after) =
+                over_budget(self.0.limiter.as_ref(), &budget, limit, minute, now).await?
+            {
+                return Err(Error::ResourceExhausted {
+                    message: format!("api key over its limit of {limit} requests a minute"),
+                    retry_after,
+                });
+            }
         }
         Ok(Caller::Application {
             application_id: stored.key.application_id,

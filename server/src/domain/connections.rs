@@ -592,3 +592,64 @@ impl Connections<'_> {
         Ok(WebhookReply::Accepted(to_sync))
     }
 }
+
+/// What a key rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Connections whose tokens were re-encrypted under the current key.
+    pub rewritten: u64,
+    /// Connections already under the current key.
+    pub current: u64,
+    /// Connections whose tokens no configured key opens.
+    pub unreadable: u64,
+}
+
+impl Connections<'_> {
+    /// Re-encrypts every connection's tokens under the current key; tokens under a previous key
+    /// (OWL_ENCRYPTION_KEY_PREVIOUS) are read with it. Safe beside running servers: a token a
+    /// sync refreshes meanwhile is left as the sync wrote it.
+    pub async fn rotate_encryption(&self) -> Result<Rotation> {
+        let cipher = &self.0.cipher;
+        let mut rotation = Rotation::default();
+        let mut after = None;
+        loop {
+            let page = self.0.connections.all_connections(after, 500).await?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(last.id);
+            for c in &page {
+                let sealed = [c.access_token.as_deref(), c.refresh_token.as_deref()];
+                if sealed.iter().flatten().all(|s| cipher.is_current(s)) {
+                    rotation.current += 1;
+                    continue;
+                }
+                let reseal = |s: Option<&[u8]>| -> Result<Option<Vec<u8>>> {
+                    s.map(|s| Ok(cipher.encrypt(&cipher.decrypt(s)?)?))
+                        .transpose()
+                };
+                match (reseal(sealed[0]), reseal(sealed[1])) {
+                    (Ok(access), Ok(refresh)) => {
+                        let old = (sealed[0], sealed[1]);
+                        if self
+                            .0
+                            .connections
+                            .replace_tokens(c.id, old, (access, refresh))
+                            .await?
+                        {
+                            rotation.rewritten += 1;
+                        } else {
+                            // A sync stored new tokens meanwhile, under the current key.
+                            rotation.current += 1;
+                        }
+                    }
+                    _ => {
+                        tracing::error!(connection = %c.id, "no configured key opens this connection's tokens");
+                        rotation.unreadable += 1;
+                    }
+                }
+            }
+        }
+        Ok(rotation)
+    }
+}

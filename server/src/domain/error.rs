@@ -26,6 +26,7 @@ pub enum Reason {
     ApiKeyRevoked,
     ProviderDisabled,
     ProviderNotConfigured,
+    RateLimited,
     ConnectionNotActive,
     Unavailable,
     Internal,
@@ -47,6 +48,7 @@ impl Reason {
             Reason::ApiKeyRevoked => "API_KEY_REVOKED",
             Reason::ProviderDisabled => "PROVIDER_DISABLED",
             Reason::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
+            Reason::RateLimited => "RATE_LIMITED",
             Reason::ConnectionNotActive => "CONNECTION_NOT_ACTIVE",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
@@ -86,6 +88,12 @@ pub enum Error {
     PermissionDenied(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A request budget is spent; try again after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }

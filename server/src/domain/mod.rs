@@ -23,6 +23,7 @@ pub mod mail;
 pub mod model;
 pub mod page;
 pub mod provider_sync;
+pub mod rate_limit;
 pub mod sdk_tokens;
 pub mod sessions;
 pub mod sync;
@@ -51,6 +52,8 @@ pub struct Settings {
     /// Whether the built-in demo provider is enabled unless a developer said otherwise (it is
     /// in development and test, not in staging or production).
     pub demo_provider: bool,
+    /// Requests one API key may make per minute; `None`: unlimited.
+    pub api_rate_limit: Option<u64>,
 }
 
 /// What every use-case may reach: stores, clock, signer, mailer and settings.
@@ -66,6 +69,8 @@ pub struct Context {
     pub providers: Arc<Registry>,
     /// Encrypts provider tokens at rest.
     pub cipher: Arc<Cipher>,
+    /// Request budgets (Redis when configured).
+    pub limiter: Arc<dyn rate_limit::RateLimiter>,
     pub clock: Arc<dyn Clock>,
     pub signer: JwtSigner,
     pub mailer: Arc<dyn Mailer>,

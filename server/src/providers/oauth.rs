@@ -199,10 +199,22 @@ impl OAuthApp {
 
     /// Gets new tokens with a refresh token.
     pub async fn refresh(&self, http: &Http, refresh_token: &str) -> Result<Tokens, ProviderError> {
+        self.refresh_with_scopes(http, refresh_token, &[]).await
+    }
+
+    /// Gets new tokens with a refresh token, sending `scopes` along (WHOOP asks for `offline`
+    /// again, or the answer carries no new refresh token).
+    pub async fn refresh_with_scopes(
+        &self,
+        http: &Http,
+        refresh_token: &str,
+        scopes: &[&str],
+    ) -> Result<Tokens, ProviderError> {
         let client = self.client()?;
         let refresh = RefreshToken::new(refresh_token.to_owned());
         let body = client
             .exchange_refresh_token(&refresh)
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .request_async(http)
             .await
             .map_err(token_error)?;

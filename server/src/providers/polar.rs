@@ -107,7 +107,7 @@ impl Polar {
             .bearer_auth(token)
             .header(http::header::ACCEPT, "application/json");
         let missing: &[u16] = if missing_ok { &[404] } else { &[] };
-        let answer = rest::send(request, path, missing, a_minute).await?;
+        let answer = rest::call(request, path, missing, a_minute).await?;
         // Polar answers 204 when there is nothing to list.
         if answer.status == http::StatusCode::NO_CONTENT
             || answer.status == http::StatusCode::NOT_FOUND
@@ -157,7 +157,7 @@ impl Provider for Polar {
             .header(http::header::ACCEPT, "application/json")
             .json(&serde_json::json!({ "member-id": format!("owl-{user}") }));
         // 409: registered already (a reconnect).
-        rest::send(request, "register user", &[409], a_minute).await?;
+        rest::call(request, "register user", &[409], a_minute).await?;
         Ok(user)
     }
 
@@ -268,7 +268,7 @@ impl Provider for Polar {
             .delete(format!("{}/v3/users/{user}", self.api_base))
             .bearer_auth(tokens.access_token.expose_secret());
         // 404: deregistered already.
-        rest::send(request, "deregister user", &[404], a_minute).await?;
+        rest::call(request, "deregister user", &[404], a_minute).await?;
         Ok(())
     }
 

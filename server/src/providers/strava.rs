@@ -308,14 +308,14 @@ impl Provider for Strava {
         if let Some(id) = &tokens.account_id {
             return Ok(id.clone());
         }
-        let athlete: Athlete = rest::get_json(
-            http,
-            &format!("{}/api/v3/athlete", self.api_base),
-            tokens.access_token.expose_secret(),
-            "athlete",
-            next_quarter_hour,
-        )
-        .await?;
+        let request = http
+            .client()
+            .get(format!("{}/api/v3/athlete", self.api_base))
+            .bearer_auth(tokens.access_token.expose_secret())
+            .header(http::header::ACCEPT, "application/json");
+        let athlete: Athlete = rest::call(request, "athlete", &[], next_quarter_hour)
+            .await?
+            .json("athlete")?;
         Ok(id_string(&athlete.id))
     }
 
@@ -343,7 +343,7 @@ impl Provider for Strava {
             .get(&url)
             .bearer_auth(access_token)
             .header(http::header::ACCEPT, "application/json");
-        let answer = rest::send(request, "activities", &[], next_quarter_hour).await?;
+        let answer = rest::call(request, "activities", &[], next_quarter_hour).await?;
         let activities: Vec<Activity> = answer.json("activities")?;
         let spent = short_window_spent(&answer.headers);
         let mut fetched = Fetched::default();
@@ -387,7 +387,7 @@ impl Provider for Strava {
             )
             .body(form);
         // 401: the token is revoked already.
-        rest::send(request, "deauthorize", &[401], next_quarter_hour).await?;
+        rest::call(request, "deauthorize", &[401], next_quarter_hour).await?;
         Ok(())
     }
 

@@ -31,6 +31,20 @@ pub trait ConnectionStore: Send + Sync {
         provider: &str,
         account_id: &str,
     ) -> Result<Vec<StoredConnection>>;
+    /// Connections of every user after `after`, in id order (for key rotation).
+    async fn all_connections(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<StoredConnection>>;
+    /// Replaces a connection's token ciphertexts if they are still `old` (a sync that refreshed
+    /// meanwhile wins); false when they changed.
+    async fn replace_tokens(
+        &self,
+        id: Uuid,
+        old: (Option<&[u8]>, Option<&[u8]>),
+        new: (Option<Vec<u8>>, Option<Vec<u8>>),
+    ) -> Result<bool>;
     /// A user's connections, oldest first.
     async fn list_connections(
         &self,

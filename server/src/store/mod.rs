@@ -17,6 +17,7 @@ pub mod connections;
 pub mod entity;
 pub mod health;
 pub mod jobs;
+pub mod redis_limiter;
 pub mod sea;
 
 pub use connections::ConnectionStore;

@@ -178,6 +178,47 @@ impl ConnectionStore for SeaStore {
         Ok(rows.into_iter().map(to_connection).collect())
     }
 
+    async fn all_connections(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<StoredConnection>> {
+        let mut query = user_connection::Entity::find().order_by_asc(user_connection::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(user_connection::Column::Id.gt(after));
+        }
+        let rows = query.limit(limit).all(&self.db).await.map_err(internal)?;
+        Ok(rows.into_iter().map(to_connection).collect())
+    }
+
+    async fn replace_tokens(
+        &self,
+        id: Uuid,
+        old: (Option<&[u8]>, Option<&[u8]>),
+        new: (Option<Vec<u8>>, Option<Vec<u8>>),
+    ) -> Result<bool> {
+        let same = |column: user_connection::Column, value: Option<&[u8]>| match value {
+            Some(v) => column.eq(v.to_vec()),
+            None => column.is_null(),
+        };
+        let updated = user_connection::Entity::update_many()
+            .col_expr(
+                user_connection::Column::AccessToken,
+                sea_orm::sea_query::Expr::value(new.0),
+            )
+            .col_expr(
+                user_connection::Column::RefreshToken,
+                sea_orm::sea_query::Expr::value(new.1),
+            )
+            .filter(user_connection::Column::Id.eq(id))
+            .filter(same(user_connection::Column::AccessToken, old.0))
+            .filter(same(user_connection::Column::RefreshToken, old.1))
+            .exec(&self.db)
+            .await
+            .map_err(internal)?;
+        Ok(updated.rows_affected == 1)
+    }
+
     async fn list_connections(
         &self,
         user_id: Uuid,
