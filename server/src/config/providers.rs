@@ -19,7 +19,8 @@ pub struct ProviderConfig {
     /// Callback registered with the provider; defaults to `/api/v1/oauth/{provider}/callback`.
     pub redirect_uri: Option<String>,
     pub default_scope: Option<String>,
-    /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN and OURA_WEBHOOK_VERIFICATION_TOKEN.
+    /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN, OURA_WEBHOOK_VERIFICATION_TOKEN and
+    /// POLAR_WEBHOOK_SECRET.
     pub extra_secret: Option<SecretString>,
     /// STRAVA_EVENTS_PER_PAGE.
     pub events_per_page: Option<u32>,
@@ -56,6 +57,7 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
                 "suunto" => r.secret("SUUNTO_SUBSCRIPTION_KEY"),
                 "strava" => r.secret("STRAVA_WEBHOOK_VERIFY_TOKEN"),
                 "oura" => r.secret("OURA_WEBHOOK_VERIFICATION_TOKEN"),
+                "polar" => r.secret("POLAR_WEBHOOK_SECRET"),
                 _ => None,
             };
             let events_per_page = (provider == "strava").then(|| {

@@ -20,7 +20,9 @@ use crate::domain::health::intake::RawBatch;
 pub mod demo;
 pub mod oauth;
 pub mod oura;
+pub mod polar;
 pub mod rest;
+pub mod strava;
 pub mod whoop;
 
 pub use oauth::{Http, OAuthApp};
@@ -255,6 +257,8 @@ impl Registry {
         providers.insert(demo.info().key, demo.clone());
         providers.insert("oura", Arc::new(oura::Oura::new(config, public_url)));
         providers.insert("whoop", Arc::new(whoop::Whoop::new(config, public_url)));
+        providers.insert("polar", Arc::new(polar::Polar::new(config, public_url)));
+        providers.insert("strava", Arc::new(strava::Strava::new(config, public_url)));
         Ok(Registry {
             providers,
             demo,
