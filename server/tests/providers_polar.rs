@@ -556,7 +556,7 @@ async fn polar_rate_limits_and_outages_fail_the_run_lose_nothing_and_keep_the_co
     Mock::given(method("GET"))
         .and(path("/v3/exercises"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
-        .up_to_n_times(2)
+        .up_to_n_times(1)
         .with_priority(1)
         .mount(&f.fake)
         .await;
@@ -565,17 +565,26 @@ async fn polar_rate_limits_and_outages_fail_the_run_lose_nothing_and_keep_the_co
     let limited = f.finished_run().await;
     assert_eq!(limited.state, pb::SyncState::Failed as i32, "{limited:?}");
     assert_eq!(limited.attempts, 2, "retried: {limited:?}");
-    assert!(limited.error.contains("rate limited"), "{limited:?}");
+    // The retry honours Retry-After: every worker holds off Polar for its 120 s.
     assert!(
-        limited.error.contains("120"),
+        limited
+            .error
+            .contains("Polar asked owl to wait until 2026-11-22 12:02:00"),
         "Retry-After is kept: {limited:?}"
     );
+    let asked = f.fake.received_requests().await.unwrap_or_default();
+    let exercises = asked
+        .iter()
+        .filter(|r| r.url.path() == "/v3/exercises")
+        .count();
+    assert_eq!(exercises, 1, "no call while paused");
     assert_eq!(
         f.connection(&name).await.state,
         pb::ConnectionState::Active as i32
     );
 
-    // Then Polar fails with 500 on every attempt.
+    // Then, its 120 s later, Polar fails with 500 on every attempt.
+    f.server.clock.advance(chrono::Duration::seconds(121));
     Mock::given(method("GET"))
         .and(path("/v3/users/sleep"))
         .respond_with(ResponseTemplate::new(500))

@@ -416,7 +416,7 @@ async fn strava_rate_limits_and_outages_fail_the_run_lose_nothing_and_keep_the_c
                     "application/json",
                 ),
         )
-        .up_to_n_times(2)
+        .up_to_n_times(1)
         .with_priority(1)
         .mount(&f.fake)
         .await;
@@ -425,10 +425,9 @@ async fn strava_rate_limits_and_outages_fail_the_run_lose_nothing_and_keep_the_c
     let limited = f.finished_run().await;
     assert_eq!(limited.state, pb::SyncState::Failed as i32, "{limited:?}");
     assert_eq!(limited.attempts, 2, "{limited:?}");
+    // The retry waits with every worker for Strava's next 15-minute window.
     assert!(
-        limited
-            .error
-            .contains("rate limited by strava; retry after"),
+        limited.error.contains("Strava asked owl to wait until"),
         "{limited:?}"
     );
     assert_eq!(
@@ -436,7 +435,9 @@ async fn strava_rate_limits_and_outages_fail_the_run_lose_nothing_and_keep_the_c
         pb::ConnectionState::Active as i32
     );
 
-    // The second page fails with 503 on every attempt: the first page is kept.
+    // In the next window, the second page fails with 503 on every attempt: the first is kept.
+    f.server.clock.advance(chrono::Duration::minutes(16));
+    f.serve_activities(ACCESS_TOKEN).await;
     Mock::given(method("GET"))
         .and(path("/api/v3/athlete/activities"))
         .and(query_param("page", "2"))

@@ -64,6 +64,8 @@ const INFO: ProviderInfo = ProviderInfo {
     push: true,
     data_types: &["workouts", "sleep", "activity", "heart_rate", "recovery"],
     backfill_days: BACKFILL_DAYS as i32,
+    // At least 500 requests per 15 minutes for the client; one fetch makes about 12.
+    budget: Some((40, std::time::Duration::from_secs(900))),
 };
 
 const DEFAULTS: Defaults = Defaults {

@@ -52,6 +52,8 @@ const INFO: ProviderInfo = ProviderInfo {
     push: true,
     data_types: &["workouts"],
     backfill_days: BACKFILL_DAYS as i32,
+    // 200 requests per 15 minutes for the application; a page is one request.
+    budget: Some((200, std::time::Duration::from_secs(900))),
 };
 
 const DEFAULTS: Defaults = Defaults {
