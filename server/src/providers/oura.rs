@@ -36,10 +36,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::rest::{self, Samples, Walk};
 use super::{
@@ -478,17 +476,9 @@ fn heart_rate(h: HeartRate, samples: &mut Samples) -> bool {
     true
 }
 
-/// Whether `signature` (hex, any case) is the HMAC-SHA256 of `timestamp` and `body` under `key`.
+/// Whether `signature` is the HMAC-SHA256 of `timestamp` and `body` under `key`.
 fn signed(key: &[u8], timestamp: &str, body: &[u8], signature: &str) -> bool {
-    let Ok(expected) = hex::decode(signature.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+    super::rest::hmac_sha256_hex_matches(key, &[timestamp.as_bytes(), body], signature)
 }
 
 #[async_trait]
@@ -607,6 +597,8 @@ impl Provider for Oura {
 mod tests {
     use super::*;
     use crate::domain::health::catalog::is_workout_type;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     #[test]
     fn every_mapped_activity_is_an_owl_workout_type() {

@@ -294,7 +294,7 @@ impl Provider for Polar {
         })?;
         if !rest::hmac_sha256_hex_matches(
             secret.expose_secret().as_bytes(),
-            &request.body,
+            &[&request.body],
             signature,
         ) {
             return Err(ProviderError::Unauthorized("bad signature".into()));

@@ -321,18 +321,30 @@ pub async fn call(
     })
 }
 
-/// An HMAC-SHA256 of `body` under `key`, compared with the hex `signature` in constant time
-/// (either case).
-pub fn hmac_sha256_hex_matches(key: &[u8], body: &[u8], signature: &str) -> bool {
+/// Whether `signature` is the HMAC-SHA256 under `key` of `parts` one after the other (hex in
+/// either case); constant-time.
+pub fn hmac_sha256_hex_matches(key: &[u8], parts: &[&[u8]], signature: &str) -> bool {
+    hex::decode(signature.trim().to_ascii_lowercase())
+        .is_ok_and(|given| hmac_sha256_matches(key, parts, &given))
+}
+
+/// The same with a base64 signature.
+pub fn hmac_sha256_base64_matches(key: &[u8], parts: &[&[u8]], signature: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .is_ok_and(|given| hmac_sha256_matches(key, parts, &given))
+}
+
+fn hmac_sha256_matches(key: &[u8], parts: &[&[u8]], given: &[u8]) -> bool {
     use hmac::{Hmac, Mac};
     let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
         return false;
     };
-    mac.update(body);
-    let Ok(given) = hex::decode(signature.trim().to_ascii_lowercase()) else {
-        return false;
-    };
-    mac.verify_slice(&given).is_ok()
+    for part in parts {
+        mac.update(part);
+    }
+    mac.verify_slice(given).is_ok()
 }
 
 /// Constant-time equality of two secrets.
@@ -487,15 +499,15 @@ mod tests {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"secret").unwrap();
         mac.update(b"{}");
         let hex = hex::encode(mac.finalize().into_bytes());
-        assert!(hmac_sha256_hex_matches(b"secret", b"{}", &hex));
+        assert!(hmac_sha256_hex_matches(b"secret", &[b"{}"], &hex));
         assert!(hmac_sha256_hex_matches(
             b"secret",
-            b"{}",
+            &[b"{", b"}"],
             &hex.to_uppercase()
         ));
-        assert!(!hmac_sha256_hex_matches(b"secret", b"{ }", &hex));
-        assert!(!hmac_sha256_hex_matches(b"other", b"{}", &hex));
-        assert!(!hmac_sha256_hex_matches(b"secret", b"{}", "zz"));
+        assert!(!hmac_sha256_hex_matches(b"secret", &[b"{ }"], &hex));
+        assert!(!hmac_sha256_hex_matches(b"other", &[b"{}"], &hex));
+        assert!(!hmac_sha256_hex_matches(b"secret", &[b"{}"], "zz"));
         assert!(secrets_match("tok", "tok") && !secrets_match("tok", "tik"));
     }
 }

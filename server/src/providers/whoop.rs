@@ -32,13 +32,9 @@
 //!   deauthorization event: a revoked grant shows as a refused refresh.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::rest::{self, Samples, Walk};
 use super::{
@@ -418,17 +414,9 @@ fn recovery(r: Recovery, samples: &mut Samples) -> bool {
     true
 }
 
-/// Whether `signature` (base64) is the HMAC-SHA256 of `timestamp` and `body` under `key`.
+/// Whether `signature` is the HMAC-SHA256 of `timestamp` and `body` under `key`.
 fn signed(key: &[u8], timestamp: &str, body: &[u8], signature: &str) -> bool {
-    let Ok(expected) = STANDARD.decode(signature.trim()) else {
-        return false;
-    };
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(timestamp.as_bytes());
-    mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+    super::rest::hmac_sha256_base64_matches(key, &[timestamp.as_bytes(), body], signature)
 }
 
 #[async_trait]
@@ -559,6 +547,10 @@ impl Provider for Whoop {
 mod tests {
     use super::*;
     use crate::domain::health::catalog::is_workout_type;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
     #[test]
     fn every_mapped_sport_is_an_owl_workout_type() {
