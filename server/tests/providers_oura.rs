@@ -476,7 +476,7 @@ async fn a_signed_oura_notification_enqueues_one_webhook_sync_even_when_replayed
     mount_oura(&f, "access-1").await;
     let worker = f.worker();
     let (name, _) = connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let body = provider_flow::fixture_bytes("oura", "notification.json");
     let headers = signed_headers(&body);
     assert_eq!(f.deliver(&headers, body.clone()).await, 200);
@@ -504,7 +504,7 @@ async fn an_oura_notification_with_a_bad_signature_is_refused_and_changes_nothin
     mount_oura(&f, "access-1").await;
     let worker = f.worker();
     connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let body = provider_flow::fixture_bytes("oura", "notification.json");
     let mut forged = signed_headers(b"{\"other\":\"body\"}");
     assert_eq!(f.deliver(&forged, body.clone()).await, 401);
@@ -525,7 +525,7 @@ async fn an_oura_notification_for_an_unknown_user_is_accepted_and_ignored() {
     mount_oura(&f, "access-1").await;
     let worker = f.worker();
     connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let mut note = fixture("oura", "notification.json");
     note["event_type"] = "delete".into();
     let body = serde_json::to_vec(&note).unwrap();

@@ -416,7 +416,7 @@ async fn a_signed_whoop_notification_enqueues_one_webhook_sync_even_when_replaye
     mount_whoop(&f, "access-1").await;
     let worker = f.worker();
     let (name, _) = connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let body = provider_flow::fixture_bytes("whoop", "notification.json");
     let headers = signed_headers(&body);
     assert_eq!(f.deliver(&headers, body.clone()).await, 200);
@@ -439,7 +439,7 @@ async fn whoop_notifications_with_bad_or_stale_signatures_are_refused_and_change
     mount_whoop(&f, "access-1").await;
     let worker = f.worker();
     connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let body = provider_flow::fixture_bytes("whoop", "notification.json");
     let forged = signed_headers(b"{\"user_id\":10129,\"type\":\"workout.updated\"}");
     assert_eq!(f.deliver(&forged, body.clone()).await, 401);
@@ -459,7 +459,7 @@ async fn whoop_notifications_for_unknown_users_or_deletions_are_accepted_and_ign
     mount_whoop(&f, "access-1").await;
     let worker = f.worker();
     connected(&f).await;
-    worker.abort();
+    f.stop(worker).await;
     let mut note = fixture("whoop", "notification.json");
     note["user_id"] = 424242.into();
     let body = serde_json::to_vec(&note).unwrap();

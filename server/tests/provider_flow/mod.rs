@@ -187,6 +187,18 @@ impl Flow {
             .unwrap()
     }
 
+    /// Stops `worker` once the queue holds nothing (its last job acknowledged, so that a new
+    /// sync is not folded into one that already ran).
+    pub async fn stop(&self, worker: tokio::task::JoinHandle<()>) {
+        for _ in 0..400 {
+            if self.server.jobs.queue.stats().await.unwrap().pending == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        worker.abort();
+    }
+
     /// Runs a worker until dropped.
     pub fn worker(&self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(self.server.jobs.worker().run(std::future::pending()))
