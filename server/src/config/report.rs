@@ -41,6 +41,13 @@ pub(super) fn lines(c: &Config) -> Vec<(String, String)> {
             "OWL_ENCRYPTION_KEY".into(),
             format!("{REDACTED} (from {})", c.encryption_key_origin),
         ),
+        (
+            "OWL_ENCRYPTION_KEY_PREVIOUS".into(),
+            match c.previous_encryption_keys.len() {
+                0 => "(unset)".into(),
+                n => format!("{REDACTED} ({n} keys)"),
+            },
+        ),
         ("CORS_ORIGINS".into(), c.cors_origins.join(", ")),
         ("SERVER_HOST".into(), plain(&c.public_url)),
         ("OWL_LISTEN".into(), c.listen.to_string()),
@@ -102,6 +109,13 @@ pub(super) fn lines(c: &Config) -> Vec<(String, String)> {
         (
             "SYNC_INTERVAL_SECONDS".into(),
             c.sync_interval_seconds.to_string(),
+        ),
+        (
+            "OWL_API_RATE_LIMIT_PER_MINUTE".into(),
+            match c.api_rate_limit_per_minute {
+                0 => "0 (unlimited)".into(),
+                n => n.to_string(),
+            },
         ),
         (
             "OWL_WORKER_CONCURRENCY".into(),
