@@ -45,16 +45,22 @@
 //!   (count) at their interval's start; heart rate (bpm); resting heart rate (bpm); HRV as
 //!   rMSSD and SDNN (ms). The source is the point's `dataSource.device` (`displayName`, else
 //!   manufacturer and form factor).
-//! - **Confirmed and inferred field names**: `HeartRate.beatsPerMinute` and
-//!   `HeartRate.sampleTime` are confirmed by Google's generated client reference
-//!   (`Google.Apis.GoogleHealthAPI.v4.Data.HeartRate`); the endpoint paths, the kebab/snake
-//!   data-type names, `dataPoints`/`nextPageToken` and the filter syntax by Google's
-//!   endpoints and data-type pages. Every other value field (`exercise.exerciseType`,
-//!   `interval.startUtcOffset`, `metricsSummary.*Millimeters`, `sleep.stages[].type`,
-//!   `steps.count`, `sampleTime.physicalTime`/`utcOffset`, `dailyRestingHeartRate`,
-//!   `heartRateVariability.rootMeanSquareOfSuccessiveDifferencesMilliseconds`,
-//!   `identity.healthUserId`) is **inferred** from Open Wearables' Google Health parsers and is
-//!   UNCONFIRMED against Google's reference, as is the revoke endpoint for this API.
+//! - **Confirmed and inferred field names**: confirmed by Google's generated v4 client
+//!   references (`Google.Apis.GoogleHealthAPI.v4.Data`, googleapis.dev / pub.dev):
+//!   `ListDataPointsResponse{dataPoints, nextPageToken}` (the token is empty on the last page),
+//!   `HeartRate{beatsPerMinute, sampleTime}`, `ObservationSampleTime{physicalTime, utcOffset}`
+//!   (a protobuf duration) and `ObservationTimeInterval{startTime, endTime, civilStartTime …}`;
+//!   the endpoint paths, kebab/snake data-type names, the filter syntax and the scopes by
+//!   Google's endpoints, data-type and REST reference pages. **Inferred** from Open Wearables'
+//!   Google Health parsers and UNCONFIRMED against Google's reference: `interval.startUtcOffset`,
+//!   `exercise.exerciseType` and its values, `metricsSummary.*` (`caloriesKcal`,
+//!   `distanceMillimeters`, `steps`, `averageHeartRateBeatsPerMinute`,
+//!   `elevationGainMillimeters`), `sleep.metadata.nap`, `sleep.stages[]{type, startTime,
+//!   endTime}`, `steps.count`, `dailyRestingHeartRate{date, beatsPerMinute}`,
+//!   `heartRateVariability{rootMeanSquareOfSuccessiveDifferencesMilliseconds,
+//!   standardDeviationMilliseconds}`, `dataSource.device{displayName, manufacturer, formFactor}`
+//!   and `identity.healthUserId`; the revoke endpoint is Google OAuth's general one, not named on
+//!   the Health API pages; that `exercise` takes no filter rests on Open Wearables alone.
 //! - **Sync cursor** (`rest::Walk`): the six data types are walked page by page over a window,
 //!   30 days back for a new connection, then from two days before the last window's end (late
 //!   uploads); writes are idempotent, so the overlap changes nothing.
