@@ -75,6 +75,7 @@ impl Demo {
                 scopes: vec!["demo.read".into()],
                 pkce: true,
                 credentials_in_body: false,
+                authorize_params: Vec::new(),
             },
             key: key.to_vec(),
         })

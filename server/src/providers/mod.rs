@@ -18,6 +18,7 @@ use crate::domain::health::events::NewEvent;
 use crate::domain::health::intake::RawBatch;
 
 pub mod demo;
+pub mod fitbit;
 pub mod oauth;
 pub mod oura;
 pub mod polar;
@@ -233,6 +234,7 @@ pub fn setup(config: &Config, public_url: &str, key: &str, d: Defaults) -> Setup
             .collect(),
         pkce: d.pkce,
         credentials_in_body: d.credentials_in_body,
+        authorize_params: Vec::new(),
     };
     Setup {
         oauth,
@@ -255,6 +257,7 @@ impl Registry {
         let mut providers: BTreeMap<&'static str, Arc<dyn Provider>> = BTreeMap::new();
         let demo = Arc::new(demo::Demo::new(public_url, demo_key)?);
         providers.insert(demo.info().key, demo.clone());
+        providers.insert("fitbit", Arc::new(fitbit::Fitbit::new(config, public_url)));
         providers.insert("oura", Arc::new(oura::Oura::new(config, public_url)));
         providers.insert("whoop", Arc::new(whoop::Whoop::new(config, public_url)));
         providers.insert("polar", Arc::new(polar::Polar::new(config, public_url)));

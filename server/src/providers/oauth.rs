@@ -121,6 +121,8 @@ pub struct OAuthApp {
     pub pkce: bool,
     /// Client credentials in the body instead of HTTP Basic.
     pub credentials_in_body: bool,
+    /// Further query parameters of the consent URL (Google's `access_type=offline`).
+    pub authorize_params: Vec<(String, String)>,
 }
 
 /// The start of an authorization: where to send the browser, and the PKCE verifier to keep.
@@ -168,6 +170,9 @@ impl OAuthApp {
         let mut request = client
             .authorize_url(move || CsrfToken::new(state))
             .add_scopes(self.scopes.iter().cloned().map(Scope::new));
+        for (name, value) in &self.authorize_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
         let mut verifier = None;
         if self.pkce {
             let (challenge, v) = PkceCodeChallenge::new_random_sha256();

@@ -332,6 +332,7 @@ mod tests {
                 scopes: vec![],
                 pkce: false,
                 credentials_in_body: false,
+                authorize_params: Vec::new(),
             },
             api_base: "https://www.polaraccesslink.com".into(),
             webhook_secret: secret.map(SecretString::from),

@@ -485,6 +485,7 @@ mod tests {
                 scopes: vec![],
                 pkce: false,
                 credentials_in_body: true,
+                authorize_params: Vec::new(),
             },
             api_base: "https://www.strava.com".into(),
             deauthorize_url: "https://www.strava.com/oauth/deauthorize".into(),
