@@ -22,6 +22,9 @@ pub struct ProviderConfig {
     /// SUUNTO_SUBSCRIPTION_KEY, STRAVA_WEBHOOK_VERIFY_TOKEN, OURA_WEBHOOK_VERIFICATION_TOKEN and
     /// POLAR_WEBHOOK_SECRET.
     pub extra_secret: Option<SecretString>,
+    /// SUUNTO_WEBHOOK_SECRET: the notification secret that signs Suunto's webhooks (Suunto's
+    /// extra secret is already its subscription key).
+    pub webhook_secret: Option<SecretString>,
     /// STRAVA_EVENTS_PER_PAGE.
     pub events_per_page: Option<u32>,
     /// `{PROVIDER}_API_BASE_URL`: the provider's data API (tests point it at a local fake).
@@ -60,6 +63,10 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
                 "polar" => r.secret("POLAR_WEBHOOK_SECRET"),
                 _ => None,
             };
+            let webhook_secret = match provider {
+                "suunto" => r.secret("SUUNTO_WEBHOOK_SECRET"),
+                _ => None,
+            };
             let events_per_page = (provider == "strava").then(|| {
                 let n: u32 = r.parse("STRAVA_EVENTS_PER_PAGE", 200);
                 if !(1..=200).contains(&n) {
@@ -75,6 +82,7 @@ pub(super) fn load(r: &mut Reader<'_>) -> BTreeMap<&'static str, ProviderConfig>
                     .get(&var("DEFAULT_SCOPE"))
                     .or_else(|| default_scope(provider).map(String::from)),
                 extra_secret,
+                webhook_secret,
                 events_per_page,
                 api_base_url: r.get(&var("API_BASE_URL")),
                 auth_base_url: r.get(&var("AUTH_BASE_URL")),

@@ -24,6 +24,7 @@ pub mod oura;
 pub mod polar;
 pub mod rest;
 pub mod strava;
+pub mod suunto;
 pub mod whoop;
 
 pub use oauth::{Http, OAuthApp};
@@ -262,6 +263,7 @@ impl Registry {
         providers.insert("whoop", Arc::new(whoop::Whoop::new(config, public_url)));
         providers.insert("polar", Arc::new(polar::Polar::new(config, public_url)));
         providers.insert("strava", Arc::new(strava::Strava::new(config, public_url)));
+        providers.insert("suunto", Arc::new(suunto::Suunto::new(config, public_url)));
         Ok(Registry {
             providers,
             demo,
