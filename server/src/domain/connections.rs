@@ -201,9 +201,18 @@ impl Connections<'_> {
         &self,
         provider: &dyn Provider,
     ) -> Result<(bool, SyncMode, Option<DateTime<Utc>>)> {
-        let key = provider.info().key;
         let stored = self.0.connections.provider_settings().await?;
-        Ok(match stored.into_iter().find(|s| s.provider == key) {
+        Ok(self.resolve(provider, &stored))
+    }
+
+    /// The settings of `provider` among `stored`, or its defaults.
+    fn resolve(
+        &self,
+        provider: &dyn Provider,
+        stored: &[ProviderSetting],
+    ) -> (bool, SyncMode, Option<DateTime<Utc>>) {
+        let key = provider.info().key;
+        match stored.iter().find(|s| s.provider == key) {
             Some(s) => (s.enabled, s.sync_mode, Some(s.updated_at)),
             None => {
                 let enabled = if key == "demo" {
@@ -218,14 +227,15 @@ impl Connections<'_> {
                 };
                 (enabled, mode, None)
             }
-        })
+        }
     }
 
     /// Every provider with its settings; any authenticated caller may see them.
     pub async fn providers(&self) -> Result<Vec<ProviderView>> {
+        let stored = self.0.connections.provider_settings().await?;
         let mut out = Vec::new();
         for p in self.0.providers.all() {
-            let (enabled, sync_mode, updated_at) = self.setting(p.as_ref()).await?;
+            let (enabled, sync_mode, updated_at) = self.resolve(p.as_ref(), &stored);
             out.push(ProviderView {
                 info: p.info().clone(),
                 pkce: p.oauth().pkce,

@@ -87,6 +87,7 @@ impl ProviderSync<'_> {
             return Ok(Err(Skipped::ProviderUnavailable));
         }
         let mut connection = self.fresh(connection, provider.as_ref(), false).await?;
+        let offsets = self.offsets(user_id).await?;
         let mut pulled = Pulled::default();
         let mut refreshed = false;
         while pulled.pages < MAX_PAGES {
@@ -113,7 +114,7 @@ impl ProviderSync<'_> {
             pulled.pages += 1;
             let more = fetched.more;
             let cursor = fetched.cursor.clone();
-            let (samples, events) = self.store(user_id, fetched).await?;
+            let (samples, events) = self.store(user_id, &offsets, fetched).await?;
             pulled.samples += samples;
             pulled.events += events;
             if cursor.is_some() {
@@ -298,19 +299,30 @@ impl ProviderSync<'_> {
         })
     }
 
-    /// Validates and stores a fetched page; returns the samples and events written.
-    async fn store(&self, user_id: Uuid, fetched: Fetched) -> Result<(u64, u64)> {
-        let now = self.ctx.clock.now();
+    /// Where samples without an offset were recorded: the user's zone, else UTC.
+    async fn offsets(&self, user_id: Uuid) -> Result<OffsetRule> {
         let user = self.ctx.users.user(user_id).await?;
-        let offsets = match user
-            .and_then(|u| u.time_zone)
-            .and_then(|z| chrono_tz::Tz::from_str(&z).ok())
-        {
-            Some(zone) => OffsetRule::Zone(zone),
-            None => OffsetRule::Fixed(0),
-        };
+        Ok(
+            match user
+                .and_then(|u| u.time_zone)
+                .and_then(|z| chrono_tz::Tz::from_str(&z).ok())
+            {
+                Some(zone) => OffsetRule::Zone(zone),
+                None => OffsetRule::Fixed(0),
+            },
+        )
+    }
+
+    /// Validates and stores a fetched page; returns the samples and events written.
+    async fn store(
+        &self,
+        user_id: Uuid,
+        offsets: &OffsetRule,
+        fetched: Fetched,
+    ) -> Result<(u64, u64)> {
+        let now = self.ctx.clock.now();
         let (batches, _) =
-            validate_batches(fetched.samples, "samples", now.timestamp_millis(), &offsets)?;
+            validate_batches(fetched.samples, "samples", now.timestamp_millis(), offsets)?;
         let mut writer = self.ctx.health.begin_samples(user_id).await?;
         let mut samples = 0;
         for batch in &batches {

@@ -33,7 +33,7 @@ pub(super) struct StoredBlock {
 
 impl StoredBlock {
     /// The values of an INSERT of this block, in column order.
-    pub fn values(&self) -> [Value; 7] {
+    pub fn into_values(self) -> [Value; 7] {
         [
             self.source_id.into(),
             self.series_type_id.into(),
@@ -41,7 +41,7 @@ impl StoredBlock {
             self.first_time.into(),
             self.last_time.into(),
             self.count.into(),
-            self.data.clone().into(),
+            self.data.into(),
         ]
     }
 }
@@ -82,31 +82,29 @@ pub(super) fn decode_block(data: &[u8]) -> Result<Vec<Sample>> {
 /// Inserts new blocks with multi-row INSERTs.
 pub(super) async fn insert_blocks(
     conn: &impl ConnectionTrait,
-    blocks: &[StoredBlock],
+    blocks: Vec<StoredBlock>,
 ) -> Result<()> {
     let backend = conn.get_database_backend();
-    let mut rest = blocks;
-    while !rest.is_empty() {
-        let n = match backend {
-            DbBackend::Postgres => {
-                let mut bytes = 0;
-                rest.iter()
-                    .take_while(|b| {
-                        bytes += b.data.len();
-                        bytes <= PG_STATEMENT_BYTES
-                    })
-                    .count()
-                    .max(1)
+    let mut rest = blocks.into_iter().peekable();
+    while rest.peek().is_some() {
+        let (mut chunk, mut bytes) = (Vec::new(), 0);
+        while let Some(next) = rest.peek() {
+            let full = match backend {
+                DbBackend::Postgres => {
+                    !chunk.is_empty() && bytes + next.data.len() > PG_STATEMENT_BYTES
+                }
+                _ => chunk.len() >= SQLITE_INSERT_ROWS,
+            };
+            if full {
+                break;
             }
-            _ => rest.len().min(SQLITE_INSERT_ROWS),
-        };
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        if let [big] = chunk
-            && backend == DbBackend::Postgres
-            && big.data.len() > PG_STATEMENT_BYTES
-        {
-            insert_in_pieces(conn, big).await?;
+            bytes += next.data.len();
+            chunk.extend(rest.next());
+        }
+        if backend == DbBackend::Postgres && bytes > PG_STATEMENT_BYTES {
+            for big in chunk {
+                insert_in_pieces(conn, big).await?;
+            }
             continue;
         }
         let sql = format!(
@@ -116,7 +114,7 @@ pub(super) async fn insert_blocks(
         );
         let mut values = Vec::with_capacity(chunk.len() * 7);
         for b in chunk {
-            values.extend(b.values());
+            values.extend(b.into_values());
         }
         conn.execute_raw(stmt(backend, &sql, values))
             .await
@@ -126,68 +124,71 @@ pub(super) async fn insert_blocks(
 }
 
 /// Replaces a stored block's samples.
-pub(super) async fn update_block(conn: &impl ConnectionTrait, block: &StoredBlock) -> Result<()> {
+pub(super) async fn update_block(conn: &impl ConnectionTrait, block: StoredBlock) -> Result<()> {
     let backend = conn.get_database_backend();
-    let first = first_piece(backend, &block.data);
+    let (head, tail) = split_first_piece(backend, block.data);
     let sql = "UPDATE sample_block SET first_time = ?, last_time = ?, sample_count = ?, data = ? \
                WHERE source_id = ? AND series_type_id = ? AND block_start = ?";
+    let key = (block.source_id, block.series_type_id, block.start);
     let values = vec![
         block.first_time.into(),
         block.last_time.into(),
         block.count.into(),
-        block.data[..first].to_vec().into(),
-        block.source_id.into(),
-        block.series_type_id.into(),
-        block.start.into(),
+        head.into(),
+        key.0.into(),
+        key.1.into(),
+        key.2.into(),
     ];
     conn.execute_raw(stmt(backend, sql, values))
         .await
         .map_err(internal)?;
-    append_pieces(conn, block, first).await
+    append_pieces(conn, key, &tail).await
 }
 
-/// How much of `data` the first statement carries.
-fn first_piece(backend: DbBackend, data: &[u8]) -> usize {
+/// `data` split into what the first statement carries and the rest (empty but on PostgreSQL,
+/// for blocks over `PG_STATEMENT_BYTES`).
+fn split_first_piece(backend: DbBackend, mut data: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     match backend {
-        DbBackend::Postgres => data.len().min(PG_STATEMENT_BYTES),
-        _ => data.len(),
+        DbBackend::Postgres if data.len() > PG_STATEMENT_BYTES => {
+            let tail = data.split_off(PG_STATEMENT_BYTES);
+            (data, tail)
+        }
+        _ => (data, Vec::new()),
     }
 }
 
 /// Inserts one large block: its first piece, then the rest appended.
-async fn insert_in_pieces(conn: &impl ConnectionTrait, block: &StoredBlock) -> Result<()> {
-    let first = first_piece(conn.get_database_backend(), &block.data);
+async fn insert_in_pieces(conn: &impl ConnectionTrait, block: StoredBlock) -> Result<()> {
+    let backend = conn.get_database_backend();
+    let key = (block.source_id, block.series_type_id, block.start);
+    let (head, tail) = split_first_piece(backend, block.data);
     let head = StoredBlock {
-        data: block.data[..first].to_vec(),
-        ..*block
+        data: head,
+        ..block
     };
     let sql = "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, \
                sample_count, data) VALUES (?, ?, ?, ?, ?, ?, ?)";
-    conn.execute_raw(stmt(
-        conn.get_database_backend(),
-        sql,
-        head.values().to_vec(),
-    ))
-    .await
-    .map_err(internal)?;
-    append_pieces(conn, block, first).await
+    conn.execute_raw(stmt(backend, sql, head.into_values().to_vec()))
+        .await
+        .map_err(internal)?;
+    append_pieces(conn, key, &tail).await
 }
 
-/// Appends `block.data[from..]` to the stored block in statements of at most
+/// Appends `rest` to the stored block (source, series type, start) in statements of at most
 /// `PG_STATEMENT_BYTES` (inside the caller's transaction, so readers never see a part).
 async fn append_pieces(
     conn: &impl ConnectionTrait,
-    block: &StoredBlock,
-    from: usize,
+    (source_id, series_type_id, start): (i64, i32, i64),
+    rest: &[u8],
 ) -> Result<()> {
     let sql = "UPDATE sample_block SET data = data || ? \
                WHERE source_id = ? AND series_type_id = ? AND block_start = ?";
-    for piece in block.data[from..].chunks(PG_STATEMENT_BYTES) {
+    for piece in rest.chunks(PG_STATEMENT_BYTES) {
         let values = vec![
             piece.to_vec().into(),
-            block.source_id.into(),
-            block.series_type_id.into(),
-            block.start.into(),
+            source_id.into(),
+            series_type_id.into(),
+            start.into(),
         ];
         conn.execute_raw(stmt(conn.get_database_backend(), sql, values))
             .await

@@ -176,12 +176,12 @@ impl SampleWriter for SeaSampleWriter {
                         stats += merge;
                         if merge.inserted + merge.updated > 0 {
                             let block = encode_block(source_id, series_type_id, start, &merged);
-                            update_block(&self.txn, &block).await?;
+                            update_block(&self.txn, block).await?;
                         }
                     }
                 }
             }
-            insert_blocks(&self.txn, &fresh).await?;
+            insert_blocks(&self.txn, fresh).await?;
         }
         Ok(stats)
     }

@@ -288,7 +288,7 @@ impl HealthStore for SeaStore {
                 if samples.len() < before {
                     deleted += (before - samples.len()) as i64;
                     let block = encode_block(source_id, series_type_id, start, &samples);
-                    update_block(&txn, &block).await?;
+                    update_block(&txn, block).await?;
                 }
             }
         }
