@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod domain;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod providers;
 pub mod store;
 pub mod telemetry;

@@ -113,7 +113,7 @@ async fn main() -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    telemetry::init(config.environment.json_logs());
+    let _telemetry = telemetry::init(config.environment.json_logs(), &config.sentry);
     let result = match cli.command {
         Command::Serve { listen, no_worker } => serve(config, listen, !no_worker).await,
         Command::Worker => worker(config).await,

@@ -162,3 +162,56 @@ fn migrate_applies_and_rolls_back() {
             .success()
     );
 }
+
+/// Runs `owl serve` on a port that is taken, so that it stops with an error, and returns what
+/// the fake Sentry received.
+async fn failing_serve_reports(vars: &[(&str, &str)]) -> Vec<wiremock::Request> {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let sentry = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/1/envelope/"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sentry)
+        .await;
+    let dsn = format!("http://public@{}/1", sentry.address());
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let mut all: Vec<(&str, &str)> = vec![("SENTRY_DSN", &dsn)];
+    all.extend_from_slice(vars);
+    let mut command = owl(dir.path(), &all);
+    command.args(["serve", "--listen", &listen]);
+    let status = tokio::task::spawn_blocking(move || command.output().unwrap().status)
+        .await
+        .unwrap();
+    assert!(!status.success());
+    drop(taken);
+    sentry.received_requests().await.unwrap()
+}
+
+#[tokio::test]
+async fn errors_are_reported_to_sentry_when_it_is_enabled() {
+    let received = failing_serve_reports(&[
+        ("SENTRY_ENABLED", "true"),
+        ("SENTRY_ENV", "ci"),
+        ("SENTRY_SAMPLES_RATE", "1.0"),
+    ])
+    .await;
+    let bodies: Vec<String> = received
+        .iter()
+        .map(|request| String::from_utf8_lossy(&request.body).into_owned())
+        .collect();
+    let event = bodies
+        .iter()
+        .find(|body| body.contains("owl stopped"))
+        .unwrap_or_else(|| panic!("no event about the stop in {bodies:?}"));
+    assert!(event.contains(r#""environment":"ci""#), "{event}");
+    assert!(event.contains("owl@"), "{event}");
+}
+
+#[tokio::test]
+async fn nothing_reaches_sentry_unless_it_is_enabled() {
+    let received = failing_serve_reports(&[]).await;
+    assert!(received.is_empty(), "{received:?}");
+}

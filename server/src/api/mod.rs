@@ -94,7 +94,10 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
     let grpc = routes
         .routes()
         .into_axum_router()
+        .layer(crate::metrics::GrpcMetricsLayer::new())
         .layer(tonic_web::GrpcWebLayer::new());
-    let plain = http::routes(state).merge(oauth::routes(state));
+    let plain = http::routes(state)
+        .merge(oauth::routes(state))
+        .merge(crate::metrics::routes(state));
     Ok(http::layered(grpc.merge(plain), state))
 }
