@@ -7,6 +7,7 @@ import {
   Code,
   ConnectionService,
   ConnectionState,
+  DeviceType,
   OwlError,
   SdkTokenService,
   SyncService,
@@ -90,7 +91,10 @@ describe("typed errors", () => {
 describe("SDK tokens", () => {
   it("act for their own user and refresh before they expire", async () => {
     const user = await owl.client(UserService).createUser({ user: { externalUserId: `sdk-${Date.now()}` } });
-    const token = await owl.client(SdkTokenService).createSdkToken({ user: user.name });
+    // The backend makes an invitation code; the phone redeems it without credentials.
+    const invitation = await owl.client(SdkTokenService).createInvitationCode({ parent: user.name });
+    const token = await createOwl({ baseUrl: url }).client(SdkTokenService).redeemInvitationCode({ code: invitation.code });
+    expect(token.user).toBe(user.name);
     const refreshed: string[] = [];
     // A margin longer than the token's lifetime forces a refresh on the first call.
     const phone = sdkSession({ baseUrl: url }, token, {
@@ -102,6 +106,22 @@ describe("SDK tokens", () => {
     const own = await phone.client(UserService).getUser({ name: user.name });
     expect(own.name).toBe(user.name);
     expect(refreshed).toHaveLength(1);
+    // The phone pushes heart rate for its user, as the README's mobile example does.
+    const now = Date.now();
+    const written = await phone.client(TimeSeriesService).writeSamples({
+      parent: user.name,
+      batches: [
+        {
+          source: { provider: "apple_health", deviceType: DeviceType.WATCH, appName: "owl-tests" },
+          seriesType: "heart_rate",
+          times: [BigInt(now - 60_000), BigInt(now)],
+          values: [61, 64],
+        },
+      ],
+    });
+    expect(written.stats?.inserted).toBe(2n);
+    const samples = await phone.client(TimeSeriesService).listSamples({ parent: user.name, seriesTypes: ["heart_rate"] });
+    expect(samples.series[0].values).toEqual([61, 64]);
     expect(refreshed[0]).not.toBe(token.refreshToken);
     const other = await owl.client(UserService).createUser({ user: { externalUserId: `other-${Date.now()}` } });
     const error = (await phone.client(UserService).getUser({ name: other.name }).catch((e: unknown) => e)) as OwlError;
