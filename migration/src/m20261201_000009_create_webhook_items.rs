@@ -17,11 +17,7 @@ fn webhook_item() -> TableCreateStatement {
         .table(WebhookItem::Table)
         .col(uuid_pk(WebhookItem::Id))
         .col(uuid_col(WebhookItem::ConnectionId))
-        .col(
-            ColumnDef::new(WebhookItem::Kind)
-                .string_len(64)
-                .not_null(),
-        )
+        .col(ColumnDef::new(WebhookItem::Kind).string_len(64).not_null())
         .col(
             ColumnDef::new(WebhookItem::DedupKey)
                 .string_len(64)

@@ -601,17 +601,18 @@ impl Connections<'_> {
                 .connections
                 .connections_of_account(provider, account)
                 .await?;
-            if !connections.iter().any(|c| c.state == ConnectionState::Active) {
+            if !connections
+                .iter()
+                .any(|c| c.state == ConnectionState::Active)
+            {
                 unknown += 1;
             }
             for mut c in connections {
                 match &event {
                     WebhookEvent::Deauthorized { .. } => {
                         c.state = ConnectionState::Revoked;
-                        c.state_reason = Some(format!(
-                            "access revoked at {}",
-                            p.info().display_name
-                        ));
+                        c.state_reason =
+                            Some(format!("access revoked at {}", p.info().display_name));
                         c.updated_at = now;
                         self.0.connections.update_connection(&c).await?;
                         tracing::info!(connection = %c.id, provider, "connection revoked by the provider");

@@ -97,8 +97,14 @@ impl ProviderSync<'_> {
         let offsets = self.offsets(user_id).await?;
         let mut pulled = Pulled::default();
         let mut refreshed = false;
-        self.drain(&mut connection, provider.as_ref(), &offsets, &mut pulled, &mut refreshed)
-            .await?;
+        self.drain(
+            &mut connection,
+            provider.as_ref(),
+            &offsets,
+            &mut pulled,
+            &mut refreshed,
+        )
+        .await?;
         while pulled.pages < MAX_PAGES {
             let tokens = Connections(self.ctx).tokens(&connection)?;
             let now = self.ctx.clock.now();
@@ -179,7 +185,8 @@ impl ProviderSync<'_> {
                         .await;
                     match read {
                         Ok(fetched) => {
-                            let (samples, events) = self.store(connection.user_id, offsets, fetched).await?;
+                            let (samples, events) =
+                                self.store(connection.user_id, offsets, fetched).await?;
                             self.ctx.connections.drop_item(item.id).await?;
                             pulled.samples += samples;
                             pulled.events += events;

@@ -132,7 +132,10 @@ impl Garmin {
             let what = format!("backfill/{kind}");
             let answer = rest::call(request, &what, &[403, 409], one_minute).await?;
             match answer.status.as_u16() {
-                403 => tracing::info!(kind, "garmin backfill refused: no historical data permission"),
+                403 => tracing::info!(
+                    kind,
+                    "garmin backfill refused: no historical data permission"
+                ),
                 409 => tracing::debug!(kind, "garmin backfill already asked for"),
                 _ => tracing::info!(kind, "garmin backfill asked for"),
             }
@@ -260,7 +263,9 @@ impl Provider for Garmin {
             return Err(ProviderError::Unauthorized("bad garmin-client-id".into()));
         }
         if request.method != http::Method::POST {
-            return Err(ProviderError::Malformed("garmin posts its notifications".into()));
+            return Err(ProviderError::Malformed(
+                "garmin posts its notifications".into(),
+            ));
         }
         let body: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(&request.body)
@@ -287,7 +292,10 @@ impl Provider for Garmin {
                     k if data::KINDS.contains(&k) => {
                         let callback = item.get("callbackURL").and_then(|c| c.as_str());
                         if callback.is_some_and(|c| self.callback_url(c).is_none()) {
-                            tracing::warn!(kind = k, "garmin callback outside its api host ignored");
+                            tracing::warn!(
+                                kind = k,
+                                "garmin callback outside its api host ignored"
+                            );
                             skipped += 1;
                             continue;
                         }
@@ -332,7 +340,8 @@ mod tests {
     #[test]
     fn only_callbacks_on_garmins_api_host_are_fetched() {
         let g = garmin("https://apis.garmin.com");
-        let ok = "https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=t";
+        let ok =
+            "https://apis.garmin.com/wellness-api/rest/dailies?uploadStartTimeInSeconds=1&token=t";
         assert!(g.callback_url(ok).is_some());
         for bad in [
             "https://evil.example/wellness-api/rest/dailies",
@@ -369,13 +378,21 @@ mod tests {
                 body: serde_json::to_vec(&body).unwrap(),
             }
         };
-        assert!(matches!(g.webhook(&request(None)), Err(ProviderError::Unauthorized(_))));
-        assert!(matches!(g.webhook(&request(Some("other"))), Err(ProviderError::Unauthorized(_))));
+        assert!(matches!(
+            g.webhook(&request(None)),
+            Err(ProviderError::Unauthorized(_))
+        ));
+        assert!(matches!(
+            g.webhook(&request(Some("other"))),
+            Err(ProviderError::Unauthorized(_))
+        ));
         let Ok(WebhookOutcome::Events(events)) = g.webhook(&request(Some("cid"))) else {
             panic!()
         };
         assert_eq!(events.len(), 3, "{events:?}");
-        assert!(events.contains(&WebhookEvent::Deauthorized { account_id: "u2".into() }));
+        assert!(events.contains(&WebhookEvent::Deauthorized {
+            account_id: "u2".into()
+        }));
         assert!(events.contains(&WebhookEvent::Permissions {
             account_id: "u3".into(),
             scope: "ACTIVITY_EXPORT WELLNESS_EXPORT".into()

@@ -7,8 +7,13 @@ pub fn workout_type(activity_type: &str) -> &'static str {
     // Water sports and transitions come plain and with a `_V2` suffix.
     let key = upper.strip_suffix("_V2").unwrap_or(&upper);
     match key {
-        "RUNNING" | "OBSTACLE_RUN" | "STREET_RUNNING" | "TRACK_RUNNING" | "ULTRA_RUN"
-        | "VIRTUAL_RUN" | "WHEELCHAIR_PUSH_RUN" => "running",
+        "RUNNING"
+        | "OBSTACLE_RUN"
+        | "STREET_RUNNING"
+        | "TRACK_RUNNING"
+        | "ULTRA_RUN"
+        | "VIRTUAL_RUN"
+        | "WHEELCHAIR_PUSH_RUN" => "running",
         "INDOOR_RUNNING" | "TREADMILL_RUNNING" => "treadmill",
         "TRAIL_RUNNING" => "trail_running",
         "CYCLING" | "BMX" | "GRAVEL_CYCLING" | "RECUMBENT_CYCLING" | "ROAD_BIKING"
@@ -56,7 +61,9 @@ pub fn workout_type(activity_type: &str) -> &'static str {
         "WATERSKIING" => "water_skiing",
         "WATER_SPORTS" => "water_sports",
         "SNORKELING" => "snorkeling",
-        "TRANSITION" | "BIKE_TO_RUN_TRANSITION" | "RUN_TO_BIKE_TRANSITION"
+        "TRANSITION"
+        | "BIKE_TO_RUN_TRANSITION"
+        | "RUN_TO_BIKE_TRANSITION"
         | "SWIM_TO_BIKE_TRANSITION" => "transition",
         "TEAM_SPORTS" => "team_sports",
         "AMERICAN_FOOTBALL" => "american_football",
@@ -98,17 +105,63 @@ mod tests {
     #[test]
     fn every_garmin_activity_type_maps_to_an_owl_workout_type() {
         for t in [
-            "RUNNING", "INDOOR_RUNNING", "TRAIL_RUNNING", "VIRTUAL_RUN", "CYCLING", "CYCLOCROSS",
-            "ENDURO_MTB", "E_BIKE_FITNESS", "VIRTUAL_RIDE", "FITNESS_EQUIPMENT", "BOULDERING",
-            "HIIT", "INDOOR_ROWING", "MOBILITY", "MEDITATION", "PILATES", "STAIR_CLIMBING",
-            "STRENGTH_TRAINING", "YOGA", "SWIMMING", "LAP_SWIMMING", "OPEN_WATER_SWIMMING",
-            "WALKING", "HIKING", "RUCKING", "WINTER_SPORTS", "BACKCOUNTRY_SKIING",
-            "RESORT_SKIING", "SKATING_WS", "SNOW_SHOE_WS", "SNOWMOBILING_WS", "BOATING_V2",
-            "KITEBOARDING", "PADDLING_V2", "SURFING", "WATERSKIING", "SNORKELING",
-            "TRANSITION_V2", "SWIM_TO_BIKE_TRANSITION", "TEAM_SPORTS", "ICE_HOCKEY",
-            "ULTIMATE_DISC", "PADDELBALL", "PICKLEBALL", "TENNIS_V2", "MIXED_MARTIAL_ARTS",
-            "DANCE", "DISC_GOLF", "GOLF", "INLINE_SKATING", "JUMP_ROPE", "MOUNTAINEERING",
-            "ROCK_CLIMBING", "STOP_WATCH", "PARA_SPORTS", "WHEELCHAIR_PUSH_WALK", "OTHER",
+            "RUNNING",
+            "INDOOR_RUNNING",
+            "TRAIL_RUNNING",
+            "VIRTUAL_RUN",
+            "CYCLING",
+            "CYCLOCROSS",
+            "ENDURO_MTB",
+            "E_BIKE_FITNESS",
+            "VIRTUAL_RIDE",
+            "FITNESS_EQUIPMENT",
+            "BOULDERING",
+            "HIIT",
+            "INDOOR_ROWING",
+            "MOBILITY",
+            "MEDITATION",
+            "PILATES",
+            "STAIR_CLIMBING",
+            "STRENGTH_TRAINING",
+            "YOGA",
+            "SWIMMING",
+            "LAP_SWIMMING",
+            "OPEN_WATER_SWIMMING",
+            "WALKING",
+            "HIKING",
+            "RUCKING",
+            "WINTER_SPORTS",
+            "BACKCOUNTRY_SKIING",
+            "RESORT_SKIING",
+            "SKATING_WS",
+            "SNOW_SHOE_WS",
+            "SNOWMOBILING_WS",
+            "BOATING_V2",
+            "KITEBOARDING",
+            "PADDLING_V2",
+            "SURFING",
+            "WATERSKIING",
+            "SNORKELING",
+            "TRANSITION_V2",
+            "SWIM_TO_BIKE_TRANSITION",
+            "TEAM_SPORTS",
+            "ICE_HOCKEY",
+            "ULTIMATE_DISC",
+            "PADDELBALL",
+            "PICKLEBALL",
+            "TENNIS_V2",
+            "MIXED_MARTIAL_ARTS",
+            "DANCE",
+            "DISC_GOLF",
+            "GOLF",
+            "INLINE_SKATING",
+            "JUMP_ROPE",
+            "MOUNTAINEERING",
+            "ROCK_CLIMBING",
+            "STOP_WATCH",
+            "PARA_SPORTS",
+            "WHEELCHAIR_PUSH_WALK",
+            "OTHER",
         ] {
             let code = workout_type(t);
             assert!(is_workout_type(code), "{t} → {code}");

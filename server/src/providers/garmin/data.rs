@@ -163,16 +163,27 @@ pub fn read(
         }
         "activityDetails" => {
             let d: ActivityDetails = serde_json::from_value(summary).map_err(bad)?;
-            check_user(d.user_id.as_deref().or(d.summary.user_id.as_deref()), account)?;
+            check_user(
+                d.user_id.as_deref().or(d.summary.user_id.as_deref()),
+                account,
+            )?;
             workout(&d.summary, fetched)?;
             let offset = d.summary.start_time_offset_in_seconds.unwrap_or(0);
             let mut samples = Samples::default();
             for s in &d.samples {
                 let at = s.start_time_in_seconds * 1000;
-                samples.push("heart_rate", "bpm", at, s.heart_rate.filter(|h| *h > 0.0), Some(offset));
+                samples.push(
+                    "heart_rate",
+                    "bpm",
+                    at,
+                    s.heart_rate.filter(|h| *h > 0.0),
+                    Some(offset),
+                );
             }
             let device = d.summary.device_name.as_deref();
-            fetched.samples.extend(samples.into_batches(&source(device)));
+            fetched
+                .samples
+                .extend(samples.into_batches(&source(device)));
             Ok(())
         }
         "dailies" => {
@@ -207,7 +218,9 @@ fn workout(a: &Activity, fetched: &mut Fetched) -> Result<(), Unread> {
                     distance_m: a.distance_in_meters.filter(|d| *d >= 0.0),
                     active_energy_kcal: a.active_kilocalories.filter(|c| *c >= 0.0),
                     steps: a.steps.filter(|s| *s >= 0),
-                    heart_rate_avg: a.average_heart_rate_in_beats_per_minute.filter(|h| *h > 0.0),
+                    heart_rate_avg: a
+                        .average_heart_rate_in_beats_per_minute
+                        .filter(|h| *h > 0.0),
                     heart_rate_max: a.max_heart_rate_in_beats_per_minute.filter(|h| *h > 0.0),
                     elevation_gain_m: a.total_elevation_gain_in_meters.filter(|e| *e >= 0.0),
                 },
@@ -224,9 +237,17 @@ fn daily(d: &Daily, fetched: &mut Fetched) {
     samples.push("steps", "count", at, d.steps, offset);
     samples.push("energy", "kcal", at, d.active_kilocalories, offset);
     samples.push("basal_energy", "kcal", at, d.bmr_kilocalories, offset);
-    samples.push("distance_walking_running", "m", at, d.distance_in_meters, offset);
+    samples.push(
+        "distance_walking_running",
+        "m",
+        at,
+        d.distance_in_meters,
+        offset,
+    );
     samples.push("flights_climbed", "count", at, d.floors_climbed, offset);
-    let resting = d.resting_heart_rate_in_beats_per_minute.filter(|h| *h > 0.0);
+    let resting = d
+        .resting_heart_rate_in_beats_per_minute
+        .filter(|h| *h > 0.0);
     samples.push("resting_heart_rate", "bpm", at, resting, offset);
     // Garmin sends -1 (or -2) where the stress level is unknown.
     let stress = d.average_stress_level.filter(|s| *s >= 0.0);
@@ -295,11 +316,23 @@ mod tests {
             "startTimeOffsetInSeconds": 3600, "steps": 12, "averageStressLevel": -1,
             "timeOffsetHeartRateSamples": {"0": 58, "15": 57, "x": 1}});
         read("dailies", daily.clone(), "u1", &mut fetched).unwrap();
-        let heart = fetched.samples.iter().find(|b| b.series_type == "heart_rate").unwrap();
+        let heart = fetched
+            .samples
+            .iter()
+            .find(|b| b.series_type == "heart_rate")
+            .unwrap();
         assert_eq!(heart.times, [1_000_000, 1_015_000]);
         assert_eq!(heart.zone_offsets, [3600, 3600]);
-        assert!(!fetched.samples.iter().any(|b| b.series_type == "garmin_stress_level"));
-        assert_eq!(read("dailies", daily, "u2", &mut fetched), Err(Unread::OtherUser));
+        assert!(
+            !fetched
+                .samples
+                .iter()
+                .any(|b| b.series_type == "garmin_stress_level")
+        );
+        assert_eq!(
+            read("dailies", daily, "u2", &mut fetched),
+            Err(Unread::OtherUser)
+        );
     }
 
     #[test]
@@ -312,7 +345,9 @@ mod tests {
         read("sleeps", night, "u1", &mut fetched).unwrap();
         let (_, event) = &fetched.events[0];
         assert_eq!((event.start, event.end), (100_000, 190_000));
-        let EventBody::Sleep(details) = &event.body else { panic!() };
+        let EventBody::Sleep(details) = &event.body else {
+            panic!()
+        };
         let stages: Vec<_> = details.stages.iter().map(|s| s.stage.as_str()).collect();
         assert_eq!(stages, ["light", "rem"]);
         assert!(matches!(

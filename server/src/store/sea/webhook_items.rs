@@ -29,7 +29,11 @@ impl SeaStore {
     ) -> Result<()> {
         self.run_sql(
             "UPDATE user_connection SET sync_cursor = ?, last_synced_at = ? WHERE id = ?",
-            vec![cursor.map(str::to_owned).into(), synced_at.into(), id.into()],
+            vec![
+                cursor.map(str::to_owned).into(),
+                synced_at.into(),
+                id.into(),
+            ],
         )
         .await?;
         Ok(())
