@@ -354,6 +354,20 @@ async fn a_ping_is_fetched_from_its_callback_on_garmins_api_host_only() {
         200
     );
     assert_eq!(stashed(&f).await, 1);
+    // The stash is sealed: neither the callback's token nor its URL is stored in the clear.
+    let db = f.server.db.raw().await;
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT payload FROM webhook_item",
+        ))
+        .await
+        .unwrap();
+    let payload: String = rows[0].try_get_by_index(0).unwrap();
+    assert!(
+        !payload.contains("cb-token") && !payload.contains("callbackURL"),
+        "{payload}"
+    );
     let worker = f.worker();
     let runs = webhook_runs_done(&f).await;
     f.stop(worker).await;

@@ -5,6 +5,8 @@
 //! its digest, used once and valid for ten minutes. Provider tokens and PKCE verifiers are stored
 //! as AES-256-GCM ciphertexts (`crypto::Cipher`).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -553,6 +555,21 @@ pub enum WebhookReply {
     },
 }
 
+/// A stashed item with its payload opened (it is stored as base64 of an AES-256-GCM
+/// ciphertext).
+pub fn opened_item(
+    cipher: &crate::crypto::Cipher,
+    mut item: crate::providers::PendingItem,
+) -> Result<crate::providers::PendingItem> {
+    let sealed = STANDARD
+        .decode(item.payload.as_bytes())
+        .map_err(|e| anyhow::anyhow!("stashed item {} is not base64: {e}", item.id))?;
+    let plain = cipher.decrypt(&sealed)?;
+    item.payload = String::from_utf8(plain)
+        .map_err(|e| anyhow::anyhow!("stashed item {} is not text: {e}", item.id))?;
+    Ok(item)
+}
+
 /// The dedup key of a stashed webhook item: SHA-256 of its kind and payload, hex.
 fn item_key(kind: &str, payload: &str) -> String {
     token_digest(&format!("{kind}\n{payload}"))
@@ -625,11 +642,13 @@ impl Connections<'_> {
                         tracing::info!(connection = %c.id, provider, %scope, "permissions changed at the provider");
                     }
                     WebhookEvent::Pending { kind, payload, .. } => {
+                        // Sealed like tokens: health data, and ping callbacks carry Garmin's token.
+                        let sealed = self.0.cipher.encrypt(payload.as_bytes())?;
                         let item = PendingItem {
                             id: Uuid::now_v7(),
                             connection_id: c.id,
                             kind: kind.clone(),
-                            payload: payload.clone(),
+                            payload: STANDARD.encode(sealed),
                             attempts: 0,
                             account_id: account.clone(),
                         };

@@ -172,6 +172,16 @@ impl ProviderSync<'_> {
                 return Ok(());
             }
             for item in items {
+                let item = match super::connections::opened_item(&self.ctx.cipher, item.clone()) {
+                    Ok(item) => item,
+                    Err(error) => {
+                        // No configured key opens it: it can never be written.
+                        tracing::error!(connection = %connection.id, item = %item.id, %error,
+                            "stashed webhook item dropped");
+                        self.ctx.connections.drop_item(item.id).await?;
+                        continue;
+                    }
+                };
                 loop {
                     let tokens = Connections(self.ctx).tokens(connection)?;
                     let now = self.ctx.clock.now();
