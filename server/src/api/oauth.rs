@@ -51,9 +51,12 @@ async fn webhook(
         Ok(WebhookReply::Challenge(body)) => {
             ([(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
-        Ok(WebhookReply::Accepted(connections)) => {
-            for c in &connections {
+        Ok(WebhookReply::Accepted { sync, drain }) => {
+            for c in &sync {
                 crate::enqueue_sync(&state, c, crate::jobs::runs::SyncSource::Webhook).await;
+            }
+            for (c, key) in &drain {
+                crate::jobs::sync::enqueue_drain(&state.jobs.sync_jobs(), c, key).await;
             }
             StatusCode::OK.into_response()
         }

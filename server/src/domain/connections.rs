@@ -5,6 +5,8 @@
 //! its digest, used once and valid for ten minutes. Provider tokens and PKCE verifiers are stored
 //! as AES-256-GCM ciphertexts (`crypto::Cipher`).
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -458,7 +460,8 @@ impl Connections<'_> {
         connection.access_token = Some(seal(&tokens.access_token)?);
         connection.refresh_token = tokens.refresh_token.as_ref().map(seal).transpose()?;
         connection.token_expires_at = tokens.expires_at;
-        connection.scope = tokens.scope.clone();
+        // A refresh that names no scope keeps the granted one (Garmin's permissions).
+        connection.scope = tokens.scope.clone().or(connection.scope);
         Ok(connection)
     }
 
@@ -543,20 +546,46 @@ impl Connections<'_> {
 pub enum WebhookReply {
     /// The provider's subscription challenge, answered as JSON.
     Challenge(String),
-    /// Accepted; these active connections have new data to sync.
-    Accepted(Vec<StoredConnection>),
+    /// Accepted: `sync` names active connections with new data to sync; `drain` names
+    /// connections that got new stashed items, each with a key of its own for the job that
+    /// writes them (so that a sync already running cannot swallow the request).
+    Accepted {
+        sync: Vec<StoredConnection>,
+        drain: Vec<(StoredConnection, String)>,
+    },
+}
+
+/// A stashed item with its payload opened (it is stored as base64 of an AES-256-GCM
+/// ciphertext).
+pub fn opened_item(
+    cipher: &crate::crypto::Cipher,
+    mut item: crate::providers::PendingItem,
+) -> Result<crate::providers::PendingItem> {
+    let sealed = STANDARD
+        .decode(item.payload.as_bytes())
+        .map_err(|e| anyhow::anyhow!("stashed item {} is not base64: {e}", item.id))?;
+    let plain = cipher.decrypt(&sealed)?;
+    item.payload = String::from_utf8(plain)
+        .map_err(|e| anyhow::anyhow!("stashed item {} is not text: {e}", item.id))?;
+    Ok(item)
+}
+
+/// The dedup key of a stashed webhook item: SHA-256 of its kind and payload, hex.
+fn item_key(kind: &str, payload: &str) -> String {
+    token_digest(&format!("{kind}\n{payload}"))
 }
 
 impl Connections<'_> {
     /// Verifies a webhook delivery for `provider` and applies it: deauthorizations revoke the
-    /// account's connections; data events name the connections to sync. Unknown accounts are
-    /// ignored (the provider learns nothing about who is connected).
+    /// account's connections, permission changes update their scope, data events name the
+    /// connections to sync, and data items are stashed for a job to write. Unknown accounts are
+    /// counted and ignored (the provider learns nothing about who is connected).
     pub async fn webhook(
         &self,
         provider: &str,
         request: &crate::providers::WebhookRequest,
     ) -> Result<WebhookReply> {
-        use crate::providers::{ProviderError, WebhookEvent, WebhookOutcome};
+        use crate::providers::{PendingItem, ProviderError, WebhookEvent, WebhookOutcome};
         let p =
             self.0.providers.get(provider).ok_or_else(|| {
                 Error::not_found("owl.v1.Provider", format!("providers/{provider}"))
@@ -573,32 +602,82 @@ impl Connections<'_> {
             }
             Err(error) => return Err(Error::invalid("body", error.to_string())),
         };
-        let mut to_sync = Vec::new();
+        let now = self.0.clock.now();
+        let mut sync: Vec<StoredConnection> = Vec::new();
+        let mut drain: Vec<(StoredConnection, String)> = Vec::new();
+        let (mut unknown, mut replayed) = (0usize, 0usize);
         for event in events {
-            let (account, revoke) = match &event {
-                WebhookEvent::Data { account_id } => (account_id, false),
-                WebhookEvent::Deauthorized { account_id } => (account_id, true),
+            let account = match &event {
+                WebhookEvent::Data { account_id }
+                | WebhookEvent::Deauthorized { account_id }
+                | WebhookEvent::Pending { account_id, .. }
+                | WebhookEvent::Permissions { account_id, .. } => account_id,
             };
-            for mut c in self
+            let connections = self
                 .0
                 .connections
                 .connections_of_account(provider, account)
-                .await?
+                .await?;
+            if !connections
+                .iter()
+                .any(|c| c.state == ConnectionState::Active)
             {
-                if revoke {
-                    c.state = ConnectionState::Revoked;
-                    c.state_reason = Some("access revoked at the provider".into());
-                    c.updated_at = self.0.clock.now();
-                    self.0.connections.update_connection(&c).await?;
-                    tracing::info!(connection = %c.id, provider, "connection revoked by the provider");
-                } else if c.state == ConnectionState::Active
-                    && !to_sync.iter().any(|s: &StoredConnection| s.id == c.id)
-                {
-                    to_sync.push(c);
+                unknown += 1;
+            }
+            for mut c in connections {
+                match &event {
+                    WebhookEvent::Deauthorized { .. } => {
+                        c.state = ConnectionState::Revoked;
+                        c.state_reason =
+                            Some(format!("access revoked at {}", p.info().display_name));
+                        c.updated_at = now;
+                        self.0.connections.update_connection(&c).await?;
+                        tracing::info!(connection = %c.id, provider, "connection revoked by the provider");
+                    }
+                    _ if c.state != ConnectionState::Active => {}
+                    WebhookEvent::Permissions { scope, .. } => {
+                        c.scope = Some(scope.clone());
+                        c.updated_at = now;
+                        self.0.connections.update_connection(&c).await?;
+                        tracing::info!(connection = %c.id, provider, %scope, "permissions changed at the provider");
+                    }
+                    WebhookEvent::Pending { kind, payload, .. } => {
+                        // Sealed like tokens: health data, and ping callbacks carry Garmin's token.
+                        let sealed = self.0.cipher.encrypt(payload.as_bytes())?;
+                        let item = PendingItem {
+                            id: Uuid::now_v7(),
+                            connection_id: c.id,
+                            kind: kind.clone(),
+                            payload: STANDARD.encode(sealed),
+                            attempts: 0,
+                            account_id: account.clone(),
+                        };
+                        let key = item_key(kind, payload);
+                        if !self.0.connections.stash_item(&item, &key, now).await? {
+                            replayed += 1;
+                        } else if let Some(slot) = drain.iter_mut().find(|(d, _)| d.id == c.id) {
+                            slot.1 = item.id.to_string();
+                        } else {
+                            drain.push((c, item.id.to_string()));
+                        }
+                    }
+                    WebhookEvent::Data { .. } => {
+                        if !sync.iter().any(|s| s.id == c.id) {
+                            sync.push(c);
+                        }
+                    }
                 }
             }
         }
-        Ok(WebhookReply::Accepted(to_sync))
+        if unknown > 0 || replayed > 0 {
+            tracing::info!(
+                provider,
+                unknown,
+                replayed,
+                "webhook events of unknown accounts ignored; replayed items skipped"
+            );
+        }
+        Ok(WebhookReply::Accepted { sync, drain })
     }
 }
 

@@ -1,7 +1,8 @@
 //! Pulling a connection's data from its provider into the health-data model: tokens refreshed
 //! before they expire, pages fetched after the stored cursor and written idempotently (samples
 //! through the same intake as the API, events by their identity), the cursor saved after every
-//! page. A refused refresh marks the connection expired.
+//! page. A refused refresh marks the connection expired. Webhook items stashed for the
+//! connection (`webhook_item`) are written first, each deleted once its data is stored.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -26,6 +27,10 @@ const REFRESH_MARGIN_MINUTES: i64 = 5;
 const DEFAULT_RATE_LIMIT_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Most pages one sync fetches; the next sync continues from the cursor.
 const MAX_PAGES: usize = 100;
+/// Stashed webhook items read per round of a drain.
+const ITEMS_PER_ROUND: u64 = 50;
+/// Failed reads after which a stashed webhook item is dropped.
+const MAX_ITEM_ATTEMPTS: i32 = 3;
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +41,8 @@ pub struct Pulled {
     pub events: u64,
     /// Pages fetched.
     pub pages: usize,
+    /// Stashed webhook items written.
+    pub items: usize,
 }
 
 /// Why a sync fetched nothing.
@@ -90,6 +97,14 @@ impl ProviderSync<'_> {
         let offsets = self.offsets(user_id).await?;
         let mut pulled = Pulled::default();
         let mut refreshed = false;
+        self.drain(
+            &mut connection,
+            provider.as_ref(),
+            &offsets,
+            &mut pulled,
+            &mut refreshed,
+        )
+        .await?;
         while pulled.pages < MAX_PAGES {
             let tokens = Connections(self.ctx).tokens(&connection)?;
             let now = self.ctx.clock.now();
@@ -121,7 +136,11 @@ impl ProviderSync<'_> {
                 connection.sync_cursor = cursor;
             }
             connection.last_synced_at = Some(now);
-            self.ctx.connections.update_connection(&connection).await?;
+            // Only the sync's own columns: a webhook may have revoked the connection meanwhile.
+            self.ctx
+                .connections
+                .record_sync(connection.id, connection.sync_cursor.as_deref(), now)
+                .await?;
             if !more {
                 break;
             }
@@ -129,6 +148,83 @@ impl ProviderSync<'_> {
         tracing::info!(connection = %connection.id, provider = %connection.provider,
             samples = pulled.samples, events = pulled.events, pages = pulled.pages, "synced");
         Ok(Ok(pulled))
+    }
+
+    /// Writes the webhook items stashed for the connection, oldest first, each deleted once its
+    /// data is committed (a crash in between writes it again, which changes nothing). Items
+    /// stashed while this runs are read too, or by the job their delivery enqueued. An item that
+    /// cannot be read fails the sync and is retried; after `MAX_ITEM_ATTEMPTS` it is dropped.
+    async fn drain(
+        &self,
+        connection: &mut StoredConnection,
+        provider: &dyn Provider,
+        offsets: &OffsetRule,
+        pulled: &mut Pulled,
+        refreshed: &mut bool,
+    ) -> Result<()> {
+        for _ in 0..MAX_PAGES {
+            let items = self
+                .ctx
+                .connections
+                .stashed_items(connection.id, ITEMS_PER_ROUND)
+                .await?;
+            if items.is_empty() {
+                return Ok(());
+            }
+            for item in items {
+                let item = match super::connections::opened_item(&self.ctx.cipher, item.clone()) {
+                    Ok(item) => item,
+                    Err(error) => {
+                        // No configured key opens it: it can never be written.
+                        tracing::error!(connection = %connection.id, item = %item.id, %error,
+                            "stashed webhook item dropped");
+                        self.ctx.connections.drop_item(item.id).await?;
+                        continue;
+                    }
+                };
+                loop {
+                    let tokens = Connections(self.ctx).tokens(connection)?;
+                    let now = self.ctx.clock.now();
+                    self.within_budget(provider.info(), now).await?;
+                    let read = provider
+                        .pending(
+                            &self.ctx.providers.http,
+                            secrecy::ExposeSecret::expose_secret(&tokens.access_token),
+                            &item,
+                        )
+                        .await;
+                    match read {
+                        Ok(fetched) => {
+                            let (samples, events) =
+                                self.store(connection.user_id, offsets, fetched).await?;
+                            self.ctx.connections.drop_item(item.id).await?;
+                            pulled.samples += samples;
+                            pulled.events += events;
+                            pulled.items += 1;
+                            break;
+                        }
+                        Err(ProviderError::Unauthorized(_)) if !*refreshed => {
+                            *refreshed = true;
+                            *connection = self.fresh(connection.clone(), provider, true).await?;
+                        }
+                        Err(ProviderError::Malformed(why)) => {
+                            let attempts = self.ctx.connections.fail_item(item.id).await?;
+                            if attempts >= MAX_ITEM_ATTEMPTS {
+                                tracing::warn!(connection = %connection.id, item = %item.id,
+                                    kind = %item.kind, why, "unreadable webhook item dropped");
+                                self.ctx.connections.drop_item(item.id).await?;
+                                break;
+                            }
+                            return Err(self
+                                .failure(connection, ProviderError::Malformed(why))
+                                .await?);
+                        }
+                        Err(error) => return Err(self.failure(connection, error).await?),
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Refuses to call a provider that is paused (it answered 429) or whose deployment-wide

@@ -85,6 +85,29 @@ impl SyncJobs {
         source: SyncSource,
         range: Option<(i64, i64)>,
     ) -> Result<(Enqueued, Option<SyncRun>)> {
+        self.enqueue_keyed(connection, source, range, None).await
+    }
+
+    /// Enqueues a webhook sync that writes the items stashed for `connection`, deduplicated by
+    /// `key` (the newest item's id) rather than by connection: a sync already running may have
+    /// read the stash before the item arrived, so it must not absorb this one.
+    pub async fn enqueue_items(
+        &self,
+        connection: &ConnectionRef,
+        key: &str,
+    ) -> Result<(Enqueued, Option<SyncRun>)> {
+        let dedup = format!("items:{}:{key}", connection.id);
+        self.enqueue_keyed(connection, SyncSource::Webhook, None, Some(dedup))
+            .await
+    }
+
+    async fn enqueue_keyed(
+        &self,
+        connection: &ConnectionRef,
+        source: SyncSource,
+        range: Option<(i64, i64)>,
+        dedup: Option<String>,
+    ) -> Result<(Enqueued, Option<SyncRun>)> {
         let payload = SyncPayload {
             run_id: Uuid::now_v7(),
             connection_id: connection.id,
@@ -93,9 +116,10 @@ impl SyncJobs {
             source,
             range,
         };
-        let dedup = match range {
-            Some((start, end)) => format!("backfill:{}:{start}:{end}", connection.id),
-            None => format!("sync:{}", connection.id),
+        let dedup = match (dedup, range) {
+            (Some(dedup), _) => dedup,
+            (None, Some((start, end))) => format!("backfill:{}:{start}:{end}", connection.id),
+            (None, None) => format!("sync:{}", connection.id),
         };
         let json = serde_json::to_string(&payload).map_err(anyhow::Error::from)?;
         let outcome = self
@@ -111,6 +135,23 @@ impl SyncJobs {
         let run = self.store.sync_run(run.id).await?.unwrap_or(run);
         self.status.publish(&run).await;
         Ok((outcome, Some(run)))
+    }
+}
+
+/// Enqueues the job writing `connection`'s newly stashed webhook items (`key`: the newest's
+/// id). A failure is logged: the items stay stashed and the next sync writes them.
+pub async fn enqueue_drain(
+    jobs: &SyncJobs,
+    connection: &crate::domain::connections::StoredConnection,
+    key: &str,
+) {
+    let target = ConnectionRef {
+        id: connection.id,
+        user_id: connection.user_id,
+        provider: connection.provider.clone(),
+    };
+    if let Err(error) = jobs.enqueue_items(&target, key).await {
+        tracing::warn!(connection = %connection.id, %error, "webhook items sync not enqueued");
     }
 }
 

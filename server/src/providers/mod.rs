@@ -19,6 +19,7 @@ use crate::domain::health::intake::RawBatch;
 
 pub mod demo;
 pub mod fitbit;
+pub mod garmin;
 pub mod oauth;
 pub mod oura;
 pub mod polar;
@@ -98,6 +99,30 @@ pub enum WebhookEvent {
     Data { account_id: String },
     /// The user revoked owl's access at the provider.
     Deauthorized { account_id: String },
+    /// Data the delivery carries (or where to fetch it): stashed for the account's connection
+    /// and written by a sync job.
+    Pending {
+        account_id: String,
+        /// What the item is, in the provider's words (Garmin's `dailies`, `sleeps` …).
+        kind: String,
+        /// The item, as the provider's module reads it back (JSON).
+        payload: String,
+    },
+    /// The user changed what the provider shares: the connection's granted scope.
+    Permissions { account_id: String, scope: String },
+}
+
+/// A stashed webhook item, handed back to its provider by the sync that writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingItem {
+    pub id: uuid::Uuid,
+    pub connection_id: uuid::Uuid,
+    pub kind: String,
+    pub payload: String,
+    /// Reads of it that failed so far.
+    pub attempts: i32,
+    /// The connection's account at the provider.
+    pub account_id: String,
 }
 
 /// A provider call that failed.
@@ -155,6 +180,21 @@ pub trait Provider: Send + Sync {
     ) -> Result<Fetched, ProviderError>;
     /// Revokes owl's access at the provider, as far as it allows.
     async fn revoke(&self, http: &Http, tokens: &Tokens) -> Result<(), ProviderError>;
+    /// Reads a stashed webhook item into data: the item itself, or what the provider answers at
+    /// the place the item names. `Malformed` for an item that cannot be read.
+    async fn pending(
+        &self,
+        http: &Http,
+        access_token: &str,
+        item: &PendingItem,
+    ) -> Result<Fetched, ProviderError> {
+        let _ = (http, access_token);
+        Err(ProviderError::Malformed(format!(
+            "{} stashes no webhook items ({})",
+            self.info().display_name,
+            item.kind
+        )))
+    }
     /// Verifies a webhook delivery (signature, subscription token) and reads its events.
     /// `Unauthorized` for a delivery that does not prove it comes from the provider.
     fn webhook(&self, request: &WebhookRequest) -> Result<WebhookOutcome, ProviderError> {
@@ -259,6 +299,7 @@ impl Registry {
         let demo = Arc::new(demo::Demo::new(public_url, demo_key)?);
         providers.insert(demo.info().key, demo.clone());
         providers.insert("fitbit", Arc::new(fitbit::Fitbit::new(config, public_url)));
+        providers.insert("garmin", Arc::new(garmin::Garmin::new(config, public_url)));
         providers.insert("oura", Arc::new(oura::Oura::new(config, public_url)));
         providers.insert("whoop", Arc::new(whoop::Whoop::new(config, public_url)));
         providers.insert("polar", Arc::new(polar::Polar::new(config, public_url)));

@@ -1,5 +1,5 @@
 //! The storage of the connect flow: single-use OAuth states, users' connections with their
-//! encrypted tokens, and the deployment's provider settings.
+//! encrypted tokens, the webhook items stashed for them, and the deployment's provider settings.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::domain::connections::{OAuthState, ProviderSetting, StoredConnection};
 use crate::domain::error::Result;
 use crate::domain::page::PageRequest;
+use crate::providers::PendingItem;
 
 /// States, connections and provider settings.
 #[async_trait]
@@ -53,6 +54,28 @@ pub trait ConnectionStore: Send + Sync {
     ) -> Result<Vec<StoredConnection>>;
     /// Deletes a user's connection; false when it was gone.
     async fn delete_connection(&self, user_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Saves only where a connection's sync continues and when it last ran, leaving its state,
+    /// tokens and scope as they are (a webhook may have revoked it meanwhile).
+    async fn record_sync(
+        &self,
+        id: Uuid,
+        cursor: Option<&str>,
+        synced_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Stashes a webhook item for its connection under `dedup_key`; false when an item with that
+    /// key is still pending (a replay).
+    async fn stash_item(
+        &self,
+        item: &PendingItem,
+        dedup_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// The oldest stashed items of a connection, with its account id, in arrival order.
+    async fn stashed_items(&self, connection_id: Uuid, limit: u64) -> Result<Vec<PendingItem>>;
+    /// Deletes a stashed item once its data is written.
+    async fn drop_item(&self, id: Uuid) -> Result<()>;
+    /// Counts a failed read of a stashed item; returns its failed reads so far.
+    async fn fail_item(&self, id: Uuid) -> Result<i32>;
     /// Every provider's stored settings.
     async fn provider_settings(&self) -> Result<Vec<ProviderSetting>>;
     /// Stores one provider's settings.

@@ -12,6 +12,7 @@ use crate::domain::connections::{
 };
 use crate::domain::error::Result;
 use crate::domain::page::PageRequest;
+use crate::providers::PendingItem;
 use crate::store::ConnectionStore;
 use crate::store::entity::{oauth_state, provider_settings, user_connection};
 
@@ -246,6 +247,36 @@ impl ConnectionStore for SeaStore {
             .await
             .map_err(internal)?;
         Ok(deleted.rows_affected == 1)
+    }
+
+    async fn record_sync(
+        &self,
+        id: Uuid,
+        cursor: Option<&str>,
+        synced_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.save_sync(id, cursor, synced_at).await
+    }
+
+    async fn stash_item(
+        &self,
+        item: &PendingItem,
+        dedup_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.insert_item(item, dedup_key, at).await
+    }
+
+    async fn stashed_items(&self, connection_id: Uuid, limit: u64) -> Result<Vec<PendingItem>> {
+        self.items_of(connection_id, limit).await
+    }
+
+    async fn drop_item(&self, id: Uuid) -> Result<()> {
+        self.delete_item(id).await
+    }
+
+    async fn fail_item(&self, id: Uuid) -> Result<i32> {
+        self.count_failure(id).await
     }
 
     async fn provider_settings(&self) -> Result<Vec<ProviderSetting>> {

@@ -20,6 +20,7 @@ mod sample_reads;
 mod sample_writer;
 mod samples;
 mod tenancy;
+mod webhook_items;
 
 /// One database, implementing every store trait.
 #[derive(Debug, Clone)]
