@@ -204,10 +204,15 @@ async fn rotate(config: Config) -> anyhow::Result<()> {
         "re-encrypted {} connections; {} already under the current key; {} unreadable",
         done.rewritten, done.current, done.unreadable
     );
+    println!(
+        "re-encrypted {} webhook items; {} already under the current key; {} unreadable",
+        done.items.rewritten, done.items.current, done.items.unreadable
+    );
     anyhow::ensure!(
-        done.unreadable == 0,
-        "{} connections have tokens no configured key opens",
-        done.unreadable
+        done.unreadable == 0 && done.items.unreadable == 0,
+        "{} connections and {} webhook items are sealed under no configured key",
+        done.unreadable,
+        done.items.unreadable
     );
     Ok(())
 }

@@ -655,3 +655,66 @@ async fn a_scheduled_garmin_sync_makes_no_call_to_garmin() {
     assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
     assert!(f.fake.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn encryption_rotate_re_encrypts_stashed_webhook_items() {
+    let key = |byte: u8| base64::engine::general_purpose::STANDARD.encode([byte; 32]);
+    let (old, new) = (key(1), key(2));
+    let f = Flow::start(
+        "garmin",
+        TOKEN_PATH,
+        &[("OWL_ENCRYPTION_KEY", old.as_str())],
+    )
+    .await;
+    mount_garmin(&f).await;
+    connected(&f).await;
+    assert_eq!(
+        f.deliver(&headers(), ping(&f.fake.uri(), "cb-token")).await,
+        200
+    );
+    assert_eq!(stashed(&f).await, 1);
+    let payload = || async {
+        let db = f.server.db.raw().await;
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT payload FROM webhook_item",
+            ))
+            .await
+            .unwrap();
+        let payload: String = rows[0].try_get_by_index(0).unwrap();
+        base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap()
+    };
+    let before = payload().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_owl"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("ENVIRONMENT", "test")
+        .env("SECRET_KEY", "test-secret-key-that-is-long-enough-0123")
+        .env("DATABASE_URL", &f.server.db.url)
+        .env("OWL_ENCRYPTION_KEY", &new)
+        .env("OWL_ENCRYPTION_KEY_PREVIOUS", &old)
+        .args(["encryption", "rotate"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("re-encrypted 1 webhook items; 0 already"),
+        "{stdout}"
+    );
+
+    let cipher = |k: &str| {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(k).unwrap();
+        owl_server::crypto::Cipher::new(secrecy::SecretSlice::from(bytes)).unwrap()
+    };
+    let after = payload().await;
+    let plain = cipher(&new).decrypt(&after).unwrap();
+    assert_eq!(plain, cipher(&old).decrypt(&before).unwrap());
+    assert!(String::from_utf8_lossy(&plain).contains("cb-token"));
+    assert!(cipher(&old).decrypt(&after).is_err());
+}

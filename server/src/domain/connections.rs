@@ -690,6 +690,16 @@ pub struct Rotation {
     pub current: u64,
     /// Connections whose tokens no configured key opens.
     pub unreadable: u64,
+    /// Stashed webhook items re-encrypted, already current, and unreadable.
+    pub items: ItemRotation,
+}
+
+/// What a rotation did to stashed webhook items (sealed: a ping carries a provider's token).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRotation {
+    pub rewritten: u64,
+    pub current: u64,
+    pub unreadable: u64,
 }
 
 impl Connections<'_> {
@@ -738,6 +748,50 @@ impl Connections<'_> {
                 }
             }
         }
+        rotation.items = self.rotate_items().await?;
         Ok(rotation)
+    }
+
+    /// Re-encrypts stashed webhook items under the current key (their payload is base64 of
+    /// the sealed bytes).
+    async fn rotate_items(&self) -> Result<ItemRotation> {
+        let cipher = &self.0.cipher;
+        let mut done = ItemRotation::default();
+        let mut after = None;
+        loop {
+            let page = self.0.connections.sealed_items(after, 500).await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(*last);
+            for (id, payload) in &page {
+                let Ok(sealed) = STANDARD.decode(payload.as_bytes()) else {
+                    done.unreadable += 1;
+                    continue;
+                };
+                if cipher.is_current(&sealed) {
+                    done.current += 1;
+                    continue;
+                }
+                let Ok(plain) = cipher.decrypt(&sealed) else {
+                    tracing::error!(item = %id, "no configured key opens this webhook item");
+                    done.unreadable += 1;
+                    continue;
+                };
+                let resealed = STANDARD.encode(cipher.encrypt(&plain)?);
+                if self
+                    .0
+                    .connections
+                    .reseal_item(*id, payload, &resealed)
+                    .await?
+                {
+                    done.rewritten += 1;
+                } else {
+                    // Written (and so deleted) by a sync meanwhile.
+                    done.current += 1;
+                }
+            }
+        }
+        Ok(done)
     }
 }

@@ -74,6 +74,10 @@ pub trait ConnectionStore: Send + Sync {
     async fn stashed_items(&self, connection_id: Uuid, limit: u64) -> Result<Vec<PendingItem>>;
     /// Deletes a stashed item once its data is written.
     async fn drop_item(&self, id: Uuid) -> Result<()>;
+    /// Stashed items of every connection after `after` in id order, as (id, sealed payload).
+    async fn sealed_items(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<(Uuid, String)>>;
+    /// Replaces a stashed item's sealed payload if it is still `old`; false otherwise.
+    async fn reseal_item(&self, id: Uuid, old: &str, new: &str) -> Result<bool>;
     /// Counts a failed read of a stashed item; returns its failed reads so far.
     async fn fail_item(&self, id: Uuid) -> Result<i32>;
     /// Every provider's stored settings.

@@ -275,6 +275,14 @@ impl ConnectionStore for SeaStore {
         self.delete_item(id).await
     }
 
+    async fn sealed_items(&self, after: Option<Uuid>, limit: u64) -> Result<Vec<(Uuid, String)>> {
+        self.item_payloads(after, limit).await
+    }
+
+    async fn reseal_item(&self, id: Uuid, old: &str, new: &str) -> Result<bool> {
+        self.replace_item_payload(id, old, new).await
+    }
+
     async fn fail_item(&self, id: Uuid) -> Result<i32> {
         self.count_failure(id).await
     }

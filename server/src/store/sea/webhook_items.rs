@@ -93,6 +93,43 @@ impl SeaStore {
             .collect()
     }
 
+    pub(super) async fn item_payloads(
+        &self,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<(Uuid, String)>> {
+        let backend = self.db.get_database_backend();
+        let (filter, mut values): (&str, Vec<Value>) = match after {
+            Some(after) => ("WHERE id > ?", vec![after.into()]),
+            None => ("", Vec::new()),
+        };
+        values.push((limit as i64).into());
+        let sql = format!("SELECT id, payload FROM webhook_item {filter} ORDER BY id LIMIT ?");
+        let rows = self
+            .db
+            .query_all_raw(stmt(backend, &sql, values))
+            .await
+            .map_err(internal)?;
+        rows.iter()
+            .map(|row| Ok((get(row, 0)?, get(row, 1)?)))
+            .collect()
+    }
+
+    pub(super) async fn replace_item_payload(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool> {
+        let changed = self
+            .run_sql(
+                "UPDATE webhook_item SET payload = ? WHERE id = ? AND payload = ?",
+                vec![new.to_owned().into(), id.into(), old.to_owned().into()],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     pub(super) async fn delete_item(&self, id: Uuid) -> Result<()> {
         self.run_sql("DELETE FROM webhook_item WHERE id = ?", vec![id.into()])
             .await?;
