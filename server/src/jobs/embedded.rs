@@ -19,6 +19,9 @@ use super::queue::{
 use crate::domain::error::{Error, Result};
 use crate::store::jobs::{JobRow, JobStore};
 
+/// Told how the delete of its acknowledgement went.
+type AckWaiter = oneshot::Sender<std::result::Result<(), String>>;
+
 /// A job queue kept in the database.
 pub struct EmbeddedQueue {
     store: Arc<dyn JobStore>,
@@ -30,7 +33,7 @@ pub struct EmbeddedQueue {
     /// Dead-lettered by this handle's reservations, not yet taken.
     lost: std::sync::Mutex<Vec<DeadLetter>>,
     /// Acknowledgements waiting for the next delete, each with its waiter.
-    acks: std::sync::Mutex<Vec<(Uuid, oneshot::Sender<std::result::Result<(), String>>)>>,
+    acks: std::sync::Mutex<Vec<(Uuid, AckWaiter)>>,
     /// Held by the one `ack` deleting a batch; the others queue behind it.
     flushing: tokio::sync::Mutex<()>,
 }
