@@ -9,6 +9,7 @@ mod m20261122_000004_create_source_priority;
 mod m20261201_000005_create_sample_blocks;
 mod m20261201_000006_create_jobs;
 mod m20261201_000007_create_connect_flow;
+mod m20261201_000008_job_dedup_while_waiting;
 mod m20261201_000009_create_webhook_items;
 pub mod sample_codec;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_create_sample_blocks::Migration),
             Box::new(m20261201_000006_create_jobs::Migration),
             Box::new(m20261201_000007_create_connect_flow::Migration),
+            Box::new(m20261201_000008_job_dedup_while_waiting::Migration),
             Box::new(m20261201_000009_create_webhook_items::Migration),
         ]
     }

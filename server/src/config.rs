@@ -65,6 +65,9 @@ pub struct JobsConfig {
     /// Delay before the first retry, milliseconds; doubles per attempt, with jitter, up to an
     /// hour (OWL_JOB_RETRY_BASE_MS).
     pub retry_base_ms: u64,
+    /// Longest delay between retries, milliseconds, a provider's Retry-After's too
+    /// (OWL_JOB_RETRY_MAX_MS).
+    pub retry_max_ms: u64,
     /// Prefix of the queue's Redis keys (OWL_REDIS_KEY_PREFIX).
     pub redis_key_prefix: String,
 }
@@ -474,6 +477,7 @@ impl Config {
                     as u64,
                 max_attempts: r.positive("OWL_JOB_MAX_ATTEMPTS", 5).min(1000) as u32,
                 retry_base_ms: r.positive("OWL_JOB_RETRY_BASE_MS", 10_000) as u64,
+                retry_max_ms: r.positive("OWL_JOB_RETRY_MAX_MS", 3_600_000) as u64,
                 redis_key_prefix: r
                     .get("OWL_REDIS_KEY_PREFIX")
                     .unwrap_or_else(|| "owl:jobs:".into()),

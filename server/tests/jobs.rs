@@ -439,20 +439,29 @@ async fn a_pending_dedup_key_enqueues_nothing_and_a_delayed_job_waits_for_its_ti
             "only the undelayed job is visible on {backend:?}"
         );
         assert_eq!(now[0].payload, "a");
-        // Still pending while leased: the key holds.
-        let again = queue
+        // Started, the job gave its key up: an enqueue now makes one follow-up, which holds it.
+        let after_start = queue
             .enqueue(NewJob::new("test", "c").dedup("key"))
             .await
             .unwrap();
-        assert_eq!(again, Enqueued::Duplicate(first.id()), "{backend:?}");
-        queue.ack(&now[0]).await.unwrap();
-        let after_ack = queue
+        assert!(
+            matches!(after_start, Enqueued::New(id) if id != first.id()),
+            "a running job does not hold its key on {backend:?}"
+        );
+        let again = queue
             .enqueue(NewJob::new("test", "d").dedup("key"))
             .await
             .unwrap();
-        assert!(
-            matches!(after_ack, Enqueued::New(id) if id != first.id()),
-            "an acknowledged job releases its key on {backend:?}"
+        assert_eq!(again, Enqueued::Duplicate(after_start.id()), "{backend:?}");
+        queue.ack(&now[0]).await.unwrap();
+        let after_ack = queue
+            .enqueue(NewJob::new("test", "e").dedup("key"))
+            .await
+            .unwrap();
+        assert_eq!(
+            after_ack,
+            Enqueued::Duplicate(after_start.id()),
+            "acknowledging the first job leaves the follow-up's key on {backend:?}"
         );
         let started = Instant::now();
         let mut seen = HashSet::new();
@@ -506,7 +515,7 @@ async fn a_worker_that_lost_its_lease_cannot_nack_and_a_job_lost_on_its_last_att
             "the expired lease is reclaimed on {backend:?}"
         );
         assert_eq!(
-            queue.nack(&first[0], "late failure").await.unwrap(),
+            queue.nack(&first[0], "late failure", None).await.unwrap(),
             Nacked::Stale,
             "{backend:?}"
         );
@@ -1786,7 +1795,7 @@ async fn owl_jobs_lists_dead_jobs_with_their_error_and_requeues_one() {
         let leased = rig.queue().reserve("cli", 1, Duration::ZERO).await.unwrap();
         assert_eq!(
             rig.queue()
-                .nack(&leased[0], "provider said no")
+                .nack(&leased[0], "provider said no", None)
                 .await
                 .unwrap(),
             Nacked::Dead

@@ -134,6 +134,10 @@ pub(super) fn lines(c: &Config) -> Vec<(String, String)> {
             c.jobs.retry_base_ms.to_string(),
         ),
         (
+            "OWL_JOB_RETRY_MAX_MS".into(),
+            c.jobs.retry_max_ms.to_string(),
+        ),
+        (
             "OWL_REDIS_KEY_PREFIX".into(),
             c.jobs.redis_key_prefix.clone(),
         ),

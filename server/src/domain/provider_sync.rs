@@ -228,24 +228,27 @@ impl ProviderSync<'_> {
     }
 
     /// Refuses to call a provider that is paused (it answered 429) or whose deployment-wide
-    /// request budget is spent; the job retries later.
+    /// request budget is spent: RESOURCE_EXHAUSTED with the wait, which the job's retry honours.
     async fn within_budget(&self, info: &ProviderInfo, now: DateTime<Utc>) -> Result<()> {
         let key = format!("provider:{}", info.key);
         let limiter = self.ctx.limiter.as_ref();
         if let Some(until) = limiter.paused(&key, now).await? {
-            return Err(Error::Unavailable(format!(
-                "{} asked owl to wait until {until}",
-                info.display_name
-            )));
+            return Err(Error::ResourceExhausted {
+                message: format!("{} asked owl to wait until {until}", info.display_name),
+                retry_after: (until - now).to_std().unwrap_or_default(),
+            });
         }
         if let Some((limit, window)) = info.budget
             && let Some(wait) = over_budget(limiter, &key, limit, window, now).await?
         {
-            return Err(Error::Unavailable(format!(
-                "the request budget of {} is spent for {} s",
-                info.display_name,
-                wait.as_secs()
-            )));
+            return Err(Error::ResourceExhausted {
+                message: format!(
+                    "the request budget of {} is spent for {} s",
+                    info.display_name,
+                    wait.as_secs()
+                ),
+                retry_after: wait,
+            });
         }
         Ok(())
     }
@@ -358,7 +361,8 @@ impl ProviderSync<'_> {
         }
     }
 
-    /// The error a failed provider call ends the attempt with (the job retries it).
+    /// The error a failed provider call ends the attempt with (the job retries it; after a 429
+    /// no earlier than the provider asked).
     async fn failure(
         &self,
         connection: &mut StoredConnection,
@@ -379,11 +383,14 @@ impl ProviderSync<'_> {
                 let until = now + Duration::from_std(wait).unwrap_or(Duration::seconds(60));
                 let key = format!("provider:{}", connection.provider);
                 self.ctx.limiter.pause(&key, until, now).await?;
-                Error::Unavailable(format!(
-                    "rate limited by {}; every worker waits {} s",
-                    connection.provider,
-                    wait.as_secs()
-                ))
+                Error::ResourceExhausted {
+                    message: format!(
+                        "rate limited by {}; every worker waits {} s",
+                        connection.provider,
+                        wait.as_secs()
+                    ),
+                    retry_after: wait,
+                }
             }
             ProviderError::Unavailable(m) => {
                 Error::Unavailable(format!("{} unavailable: {m}", connection.provider))

@@ -3,13 +3,14 @@
 //!
 //! A reserved job keeps its row with `visible_at` moved to the end of its lease, so the jobs
 //! of a dead worker become visible again by themselves. Workers poll; enqueues in the same
-//! process wake them at once.
+//! process wake them at once. Acknowledgements that arrive together are deleted together (a
+//! group commit): each `ack` still returns only once its row is gone.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use uuid::Uuid;
 
 use super::queue::{
@@ -17,6 +18,9 @@ use super::queue::{
 };
 use crate::domain::error::{Error, Result};
 use crate::store::jobs::{JobRow, JobStore};
+
+/// Told how the delete of its acknowledgement went.
+type AckWaiter = oneshot::Sender<std::result::Result<(), String>>;
 
 /// A job queue kept in the database.
 pub struct EmbeddedQueue {
@@ -28,6 +32,10 @@ pub struct EmbeddedQueue {
     wake: Notify,
     /// Dead-lettered by this handle's reservations, not yet taken.
     lost: std::sync::Mutex<Vec<DeadLetter>>,
+    /// Acknowledgements waiting for the next delete, each with its waiter.
+    acks: std::sync::Mutex<Vec<(Uuid, AckWaiter)>>,
+    /// Held by the one `ack` deleting a batch; the others queue behind it.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl EmbeddedQueue {
@@ -39,6 +47,34 @@ impl EmbeddedQueue {
             poll_interval,
             wake: Notify::new(),
             lost: std::sync::Mutex::new(Vec::new()),
+            acks: std::sync::Mutex::new(Vec::new()),
+            flushing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Deletes every acknowledgement queued so far in one statement (a group commit) and tells
+    /// each waiter how it went.
+    async fn flush_acks(&self) {
+        let _flusher = self.flushing.lock().await;
+        let batch = std::mem::take(
+            &mut *self
+                .acks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if batch.is_empty() {
+            // An earlier flusher took this caller's acknowledgement.
+            return;
+        }
+        let ids: Vec<Uuid> = batch.iter().map(|(id, _)| *id).collect();
+        let outcome = self
+            .store
+            .delete_jobs(&ids)
+            .await
+            .map(|_| ())
+            .map_err(|error| format!("{error:#}"));
+        for (_, waiter) in batch {
+            let _ = waiter.send(outcome.clone());
         }
     }
 
@@ -118,11 +154,32 @@ impl Queue for EmbeddedQueue {
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<()> {
-        self.store.delete_job(delivery.id).await?;
-        Ok(())
+        // Acknowledgements that arrive while a delete runs share the next one: one commit (one
+        // fsync) for many jobs, and none returns before its row is gone.
+        let (done, outcome) = oneshot::channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((delivery.id, done));
+        self.flush_acks().await;
+        match outcome.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(Error::Internal(anyhow::anyhow!(
+                "acknowledging jobs: {error}"
+            ))),
+            // The flusher was cancelled mid-delete: the job may run again (at least once).
+            Err(_) => Err(Error::Internal(anyhow::anyhow!(
+                "acknowledgement interrupted"
+            ))),
+        }
     }
 
-    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<Nacked> {
+    async fn nack(
+        &self,
+        delivery: &Delivery,
+        error: &str,
+        not_before: Option<Duration>,
+    ) -> Result<Nacked> {
         let token = receipt(delivery)?;
         if delivery.attempt >= self.settings.max_attempts {
             let buried = self
@@ -131,7 +188,7 @@ impl Queue for EmbeddedQueue {
                 .await?;
             return Ok(if buried { Nacked::Dead } else { Nacked::Stale });
         }
-        let delay = self.settings.backoff(delivery.attempt);
+        let delay = self.settings.retry_delay(delivery.attempt, not_before);
         let retried = self
             .store
             .retry_job(delivery.id, token, now_ms() + Self::ms(delay), error)

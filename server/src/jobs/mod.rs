@@ -10,6 +10,7 @@
 //!   replicas (`ScheduleLease`: Redis `SET NX PX`, or a database row)
 //! - `sync`      enqueueing syncs with their run records, and the sync handler
 //! - `runs`      the sync run record and its enums
+//! - `status`    live sync status (Redis pub/sub, or in-process plus `status_poll` of the database)
 //!
 //! `Jobs` bundles what one process needs; `AppState::from_config` builds it, `owl serve` runs
 //! `Jobs::run` beside the API unless `--no-worker`, and `owl worker` runs only that.
@@ -24,11 +25,14 @@ pub mod redis;
 pub mod runs;
 pub mod scheduler;
 pub mod status;
+mod status_poll;
 pub mod sync;
 pub mod worker;
 
 pub use embedded::EmbeddedQueue;
-pub use queue::{DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats};
+pub use queue::{
+    DeadLetter, Delivery, Enqueued, Nacked, NewJob, Queue, QueueSettings, QueueStats, RetryAfter,
+};
 pub use redis::RedisQueue;
 pub use scheduler::{DbLease, ScheduleLease, Scheduler, Tick};
 pub use status::StatusBus;
@@ -61,7 +65,7 @@ impl JobsSettings {
                 visibility_timeout: Duration::from_secs(jobs.visibility_timeout_seconds),
                 max_attempts: jobs.max_attempts,
                 backoff_base: Duration::from_millis(jobs.retry_base_ms),
-                backoff_max: Duration::from_secs(3600),
+                backoff_max: Duration::from_millis(jobs.retry_max_ms),
             },
             worker: WorkerSettings {
                 concurrency: jobs.worker_concurrency,
@@ -101,13 +105,14 @@ impl Jobs {
         S: JobStore + SyncStore + 'static,
     {
         let queue = EmbeddedQueue::new(store.clone(), settings.queue, EMBEDDED_POLL);
+        let status = StatusBus::embedded(store.clone(), clock.clone());
         Jobs {
             queue: Arc::new(queue),
             lease: Arc::new(DbLease(store.clone())),
             syncs: store,
             clock,
             settings,
-            status: StatusBus::in_process(),
+            status,
             backend: "embedded",
             ctx: None,
         }

@@ -21,9 +21,11 @@ pub struct NewJob {
     pub payload: String,
     /// Run no earlier than this long from now.
     pub delay: Option<Duration>,
-    /// While a job with this key is pending (waiting, delayed, running or retrying), enqueueing
-    /// another with the same key does nothing and returns the pending one. Acknowledging or
-    /// dead-lettering the job releases the key.
+    /// While a job with this key waits to start (queued, delayed, or waiting to retry),
+    /// enqueueing another with the same key does nothing and returns the waiting one. A job
+    /// gives its key up when a worker starts it: what is enqueued while it runs (a webhook's
+    /// new data, which the running job may already have passed) makes one follow-up job.
+    /// A job retried after a failure takes its key back unless a follow-up holds it.
     pub dedup_key: Option<String>,
 }
 
@@ -44,7 +46,7 @@ impl NewJob {
         self
     }
 
-    /// Skips the enqueue while another job with `key` is pending.
+    /// Skips the enqueue while another job with `key` waits to start.
     pub fn dedup(mut self, key: impl Into<String>) -> Self {
         self.dedup_key = Some(key.into());
         self
@@ -114,6 +116,34 @@ pub struct DeadLetter {
     pub dead_at_ms: i64,
 }
 
+/// A handler's error asking that the job not run again before `after` (a provider's
+/// Retry-After); the worker finds it in the error's chain and passes it to `Queue::nack`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryAfter {
+    /// The least time before the next attempt.
+    pub after: Duration,
+    /// What failed.
+    pub message: String,
+}
+
+impl std::fmt::Display for RetryAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RetryAfter {}
+
+impl RetryAfter {
+    /// The wait a handler's `error` asks for, if any.
+    pub fn of(error: &anyhow::Error) -> Option<Duration> {
+        error
+            .chain()
+            .find_map(|e| e.downcast_ref::<RetryAfter>())
+            .map(|r| r.after)
+    }
+}
+
 /// Counts of jobs by state, for tests, the benchmark and operators.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
@@ -132,7 +162,7 @@ pub struct QueueSettings {
     pub max_attempts: u32,
     /// Delay before the first retry; doubles with each attempt.
     pub backoff_base: Duration,
-    /// Longest delay between retries.
+    /// Longest delay between retries, a Retry-After's too.
     pub backoff_max: Duration,
 }
 
@@ -163,6 +193,26 @@ impl QueueSettings {
         half + Duration::from_millis(jitter)
     }
 
+    /// The delay before retrying after failed attempt `attempt` when the failure asked to wait
+    /// `not_before` (a provider's Retry-After): at least that wait (up to `backoff_max`), plus up
+    /// to a tenth of it as jitter, so that the jobs one 429 held back do not return at once; and
+    /// never less than `backoff(attempt)`.
+    pub fn retry_delay(&self, attempt: u32, not_before: Option<Duration>) -> Duration {
+        let backoff = self.backoff(attempt);
+        let Some(wait) = not_before else {
+            return backoff;
+        };
+        let wait = wait.min(self.backoff_max);
+        let spread = (wait / 10).as_millis() as u64;
+        let jitter = if spread == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=spread)
+        };
+        let waited = (wait + Duration::from_millis(jitter)).min(self.backoff_max);
+        backoff.max(waited)
+    }
+
     /// The upper bound of `backoff(attempt)`.
     pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(30);
@@ -188,9 +238,15 @@ pub trait Queue: Send + Sync {
     /// error (a slow worker and the one that reclaimed it may both finish).
     async fn ack(&self, delivery: &Delivery) -> Result<()>;
 
-    /// Records a failed attempt: retries later with backoff, or dead-letters the job when it
-    /// is out of attempts, keeping `error`.
-    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<Nacked>;
+    /// Records a failed attempt: retries later (`QueueSettings::retry_delay`: with backoff, and
+    /// no earlier than `not_before` from now when set), or dead-letters the job when it is out
+    /// of attempts, keeping `error`.
+    async fn nack(
+        &self,
+        delivery: &Delivery,
+        error: &str,
+        not_before: Option<Duration>,
+    ) -> Result<Nacked>;
 
     /// Renews the lease of a job that is still running; false when the lease was lost.
     async fn heartbeat(&self, delivery: &Delivery) -> Result<bool>;
@@ -265,6 +321,33 @@ mod tests {
         assert_eq!(s.backoff_ceiling(4), Duration::from_millis(800));
         assert_eq!(s.backoff_ceiling(5), Duration::from_secs(1));
         assert_eq!(s.backoff_ceiling(200), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_retry_waits_at_least_what_the_failure_asked_for_up_to_the_cap() {
+        let s = settings();
+        for _ in 0..100 {
+            let d = s.retry_delay(1, Some(Duration::from_millis(700)));
+            assert!(
+                d >= Duration::from_millis(700) && d <= Duration::from_millis(770),
+                "{d:?}"
+            );
+            // Asked for less than the backoff: the backoff wins.
+            let d = s.retry_delay(4, Some(Duration::from_millis(10)));
+            assert!(d >= Duration::from_millis(400), "{d:?}");
+            // Asked for more than the cap: the cap.
+            assert_eq!(
+                s.retry_delay(1, Some(Duration::from_secs(60))),
+                Duration::from_secs(1)
+            );
+        }
+        let error = anyhow::Error::new(RetryAfter {
+            after: Duration::from_secs(2),
+            message: "rate limited".into(),
+        })
+        .context("sync failed");
+        assert_eq!(RetryAfter::of(&error), Some(Duration::from_secs(2)));
+        assert_eq!(RetryAfter::of(&anyhow::anyhow!("boom")), None);
     }
 
     #[test]

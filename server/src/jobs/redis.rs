@@ -7,7 +7,8 @@
 //! - `stream`    entries `id → {id}` of ready jobs; the group `workers` leases them
 //! - `delayed`   zset of delayed jobs and retries, scored by the UNIX ms they become ready
 //! - `dead`      zset of dead letters, scored by the UNIX ms they died
-//! - `dedup:{key}` the id of the pending job holding a dedup key
+//! - `dedup:{key}` the id of the waiting job holding a dedup key (a job gives it up when it
+//!   starts, and takes it back when it waits to retry, unless a follow-up holds it)
 //! - `cursor`    where XAUTOCLAIM continues scanning for the jobs of dead workers
 //!
 //! The attempt number doubles as the lease token: every delivery increments it, so a worker
@@ -324,11 +325,16 @@ impl Queue for RedisQueue {
         Ok(())
     }
 
-    async fn nack(&self, delivery: &Delivery, error: &str) -> Result<Nacked> {
+    async fn nack(
+        &self,
+        delivery: &Delivery,
+        error: &str,
+        not_before: Option<Duration>,
+    ) -> Result<Nacked> {
         let (retry_at, delay) = if delivery.attempt >= self.settings.max_attempts {
             (-1, None)
         } else {
-            let delay = self.settings.backoff(delivery.attempt);
+            let delay = self.settings.retry_delay(delivery.attempt, not_before);
             (
                 now_ms() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),
                 Some(delay),

@@ -4,8 +4,9 @@
 //! changes a run publishes its id on a pub/sub channel; every process (the publisher too)
 //! subscribes, reads the run's current record from the database and broadcasts it locally.
 //! The database stays the truth, so a message is small and a missed one is corrected by the
-//! next. Without Redis, watchers see only the changes made in their own process (`owl serve`
-//! with its in-process workers).
+//! next. Without Redis, changes made in this process are broadcast at once and those of other
+//! processes on the same database are read from it every quarter second while anyone watches
+//! (`status_poll`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,8 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::runs::SyncRun;
+use super::status_poll::{self, Sent};
+use crate::domain::Clock;
 use crate::store::jobs::SyncStore;
 
 /// Changes buffered per watcher before the slowest ones skip ahead.
@@ -26,6 +29,8 @@ const CAPACITY: usize = 1024;
 pub struct StatusBus {
     local: broadcast::Sender<SyncRun>,
     redis: Option<RedisChannel>,
+    /// Embedded: what watchers were told, shared with the task reading other processes' changes.
+    sent: Option<Arc<Sent>>,
     /// Set when the server shuts down, so that open watches end and let it drain.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -42,8 +47,29 @@ impl StatusBus {
         StatusBus {
             local: broadcast::channel(CAPACITY).0,
             redis: None,
+            sent: None,
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// Changes of this process at once, and those other processes write to the database that
+    /// `store` reads (a task polls it while anyone watches; it ends with the last handle).
+    pub fn embedded(store: Arc<dyn SyncStore>, clock: Arc<dyn Clock>) -> Self {
+        let mut bus = Self::in_process();
+        let sent = Arc::new(Sent::default());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(status_poll::poll(
+                    store,
+                    clock,
+                    bus.local.downgrade(),
+                    sent.clone(),
+                ));
+            }
+            Err(_) => tracing::warn!("sync status: no runtime; watchers see local changes only"),
+        }
+        bus.sent = Some(sent);
+        bus
     }
 
     /// Changes travel through Redis pub/sub on `{prefix}status`; a task of this process
@@ -73,6 +99,7 @@ impl StatusBus {
         StatusBus {
             local,
             redis: Some(RedisChannel { pool, channel }),
+            sent: None,
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
@@ -80,7 +107,9 @@ impl StatusBus {
     /// Announces that `run` changed.
     pub async fn publish(&self, run: &SyncRun) {
         let Some(redis) = &self.redis else {
-            let _ = self.local.send(run.clone());
+            if self.sent.as_ref().is_none_or(|sent| sent.record(run)) {
+                let _ = self.local.send(run.clone());
+            }
             return;
         };
         let published: anyhow::Result<()> = async {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::queue::{DeadLetter, Delivery, Enqueued, NewJob, Queue, clip_error};
+use super::queue::{DeadLetter, Delivery, Enqueued, NewJob, Queue, RetryAfter, clip_error};
 use super::runs::{ConnectionRef, SyncProgress, SyncRun, SyncSource, SyncStatus};
 use super::status::StatusBus;
 use super::worker::Handler;
-use crate::domain::error::Result;
+use crate::domain::error::{Error, Result};
 use crate::domain::provider_sync::ProviderSync;
 use crate::domain::{Clock, Context};
 use crate::store::jobs::SyncStore;
@@ -214,7 +214,17 @@ impl SyncHandler {
         let outcome = sync
             .run(payload.user_id, payload.connection_id)
             .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| match e {
+                // A provider's Retry-After (or a spent budget): the retry waits for it.
+                Error::ResourceExhausted {
+                    message,
+                    retry_after,
+                } => anyhow::Error::new(RetryAfter {
+                    after: retry_after,
+                    message,
+                }),
+                other => anyhow::anyhow!("{other}"),
+            })?;
         let (stage, items) = match outcome {
             Ok(pulled) => ("stored".to_owned(), (pulled.samples + pulled.events) as i64),
             Err(skipped) => (format!("skipped: {skipped:?}").to_lowercase(), 0),

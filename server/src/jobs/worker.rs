@@ -3,7 +3,8 @@
 //!
 //! While a handler runs, its lease is renewed every third of the visibility timeout, so long
 //! jobs are not reclaimed from a live worker. A handler that fails (or panics) is nacked: the
-//! queue retries it with backoff or dead-letters it. On shutdown the worker stops leasing and
+//! queue retries it with backoff (no earlier than a `RetryAfter` in its error asks) or
+//! dead-letters it. On shutdown the worker stops leasing and
 //! waits for running jobs up to a grace period; jobs still running then are abandoned to their
 //! leases, and another worker picks them up when the leases run out.
 
@@ -17,7 +18,7 @@ use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::queue::{DeadLetter, Delivery, Nacked, Queue, clip_error};
+use super::queue::{DeadLetter, Delivery, Nacked, Queue, RetryAfter, clip_error};
 
 /// Runs jobs of one kind. Must be idempotent: a job may be delivered more than once.
 #[async_trait]
@@ -202,7 +203,7 @@ async fn execute(queue: &dyn Queue, registry: &Registry, delivery: Delivery) {
     let started = std::time::Instant::now();
     let Some(handler) = registry.get(&delivery.kind).cloned() else {
         let error = format!("no handler for job kind {:?}", delivery.kind);
-        settle_failure(queue, &delivery, &error).await;
+        settle_failure(queue, &delivery, &error, None).await;
         return;
     };
     let last_attempt = delivery.attempt >= queue.settings().max_attempts;
@@ -227,14 +228,18 @@ async fn execute(queue: &dyn Queue, registry: &Registry, delivery: Delivery) {
                 );
             }
         }
-        Ok(Err(error)) => settle_failure(queue, &delivery, &format!("{error:#}")).await,
+        Ok(Err(error)) => {
+            let not_before = RetryAfter::of(&error);
+            settle_failure(queue, &delivery, &format!("{error:#}"), not_before).await
+        }
         Err(panic) => {
             let message = panic
                 .downcast_ref::<&str>()
                 .map(|s| (*s).to_owned())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            settle_failure(queue, &delivery, &format!("handler panicked: {message}")).await;
+            let error = format!("handler panicked: {message}");
+            settle_failure(queue, &delivery, &error, None).await;
         }
     }
 }
@@ -257,9 +262,14 @@ async fn keep_leased(queue: &dyn Queue, delivery: &Delivery) -> std::convert::In
     std::future::pending().await
 }
 
-async fn settle_failure(queue: &dyn Queue, delivery: &Delivery, error: &str) {
+async fn settle_failure(
+    queue: &dyn Queue,
+    delivery: &Delivery,
+    error: &str,
+    not_before: Option<Duration>,
+) {
     let error = clip_error(error);
-    match queue.nack(delivery, error).await {
+    match queue.nack(delivery, error, not_before).await {
         Ok(Nacked::Retry(delay)) => tracing::info!(
             job = %delivery.id,
             kind = %delivery.kind,

@@ -63,6 +63,8 @@ pub trait JobStore: Send + Sync {
     ) -> Result<(Vec<LeasedJob>, Vec<DeadLetter>)>;
     /// Deletes a job (acknowledged); false when it was gone.
     async fn delete_job(&self, id: Uuid) -> Result<bool>;
+    /// Deletes jobs (acknowledged together) in one transaction; returns how many were there.
+    async fn delete_jobs(&self, ids: &[Uuid]) -> Result<u64>;
     /// Releases a leased job to become visible at `visible_at_ms`, keeping `error`; false when
     /// `lease_token` no longer holds the lease.
     async fn retry_job(
@@ -129,6 +131,12 @@ pub trait SyncStore: Send + Sync {
     ) -> Result<()>;
     /// One run.
     async fn sync_run(&self, id: Uuid) -> Result<Option<SyncRun>>;
+    /// Up to `limit` runs last changed at or after `since`, the latest changes first.
+    async fn sync_runs_updated_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>>;
     /// Runs matching `filter`, newest first (`page.fetch_limit()` of them at most).
     async fn list_sync_runs(
         &self,

@@ -174,6 +174,9 @@ impl TestServer {
                 "CORS_ORIGINS".into(),
                 r#"["http://app.example.com"]"#.into(),
             ),
+            // A retry honours a provider's Retry-After up to this, so that tests of 429s do not
+            // wait out minutes; tests of that wait raise it.
+            ("OWL_JOB_RETRY_MAX_MS".into(), "200".into()),
         ]);
         // Bound first, so that the server knows its public URL (OAuth callbacks, demo consent).
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -55,6 +55,8 @@ local function start(entry, id, max_attempts)
     return nil
   end
   redis.call('HSET', key, 'entry', entry)
+  -- Started, the job gives its dedup key up: an enqueue while it runs makes a follow-up.
+  release_dedup(key, id)
   local f = redis.call('HMGET', key, 'kind', 'payload', 'enqueued_at')
   return {id, entry, f[1] or '', f[2] or '', attempts, tonumber(f[3] or '0')}
 end
@@ -163,6 +165,14 @@ drop_entry(ARGV[5])
 redis.call('HSET', key, 'last_error', ARGV[7])
 redis.call('HDEL', key, 'entry')
 redis.call('ZADD', P .. 'delayed', retry_at, id)
+-- Waiting again, the job takes its dedup key back unless a waiting follow-up holds it.
+local dedup = redis.call('HGET', key, 'dedup')
+if dedup and dedup ~= '' then
+  local holder = redis.call('GET', dedup)
+  if not holder or redis.call('EXISTS', P .. 'job:' .. holder) == 0 then
+    redis.call('SET', dedup, id)
+  end
+end
 return 1
 "#;
 

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use uuid::Uuid;
 
 use super::samples::{get, stmt};
-use super::{SeaStore, internal};
+use super::{SeaStore, internal, is_unique_violation};
 use crate::domain::error::{Error, Result};
 use crate::domain::page::PageRequest;
 use crate::jobs::queue::{DeadLetter, Enqueued, QueueStats};
@@ -66,7 +66,8 @@ impl JobStore for SeaStore {
             let inserted = self
                 .exec(
                     "INSERT INTO job (id, kind, payload, dedup_key, state, attempts, visible_at, enqueued_at) \
-                     VALUES (?, ?, ?, ?, 'queued', 0, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+                     VALUES (?, ?, ?, ?, 'queued', 0, ?, ?) \
+                     ON CONFLICT (dedup_key) WHERE lease_token IS NULL DO NOTHING",
                     vec![
                         job.id.into(),
                         job.kind.clone().into(),
@@ -87,7 +88,7 @@ impl JobStore for SeaStore {
             };
             let existing = self
                 .rows(
-                    "SELECT id FROM job WHERE dedup_key = ?",
+                    "SELECT id FROM job WHERE dedup_key = ? AND lease_token IS NULL",
                     vec![key.clone().into()],
                 )
                 .await?;
@@ -109,12 +110,13 @@ impl JobStore for SeaStore {
         max_attempts: u32,
     ) -> Result<(Vec<LeasedJob>, Vec<DeadLetter>)> {
         // A lease that ran out without ack or nack means the worker died; on the last allowed
-        // attempt that ends the job.
+        // attempt that ends the job. Only leased jobs have a token (and only queued ones), so
+        // this reads `idx_job_leased`, not the backlog.
         let buried = self
             .rows(
                 "UPDATE job SET state = 'dead', dead_at = ?, dedup_key = NULL, lease_token = NULL, leased_by = NULL, \
                  last_error = 'lease expired on the last attempt (worker lost); previous error: ' || COALESCE(last_error, 'none') \
-                 WHERE state = 'queued' AND lease_token IS NOT NULL AND visible_at <= ? AND attempts >= ? \
+                 WHERE lease_token IS NOT NULL AND visible_at <= ? AND attempts >= ? \
                  RETURNING id, kind, payload, attempts, last_error, dead_at",
                 vec![now_ms.into(), now_ms.into(), (max_attempts as i32).into()],
             )
@@ -170,6 +172,22 @@ impl JobStore for SeaStore {
             == 1)
     }
 
+    async fn delete_jobs(&self, ids: &[Uuid]) -> Result<u64> {
+        match ids {
+            [] => Ok(0),
+            [id] => Ok(u64::from(self.delete_job(*id).await?)),
+            _ => {
+                let placeholders = vec!["?"; ids.len()].join(", ");
+                let values = ids.iter().map(|id| (*id).into()).collect();
+                self.exec(
+                    &format!("DELETE FROM job WHERE id IN ({placeholders})"),
+                    values,
+                )
+                .await
+            }
+        }
+    }
+
     async fn retry_job(
         &self,
         id: Uuid,
@@ -177,19 +195,28 @@ impl JobStore for SeaStore {
         visible_at_ms: i64,
         error: &str,
     ) -> Result<bool> {
-        Ok(self
-            .exec(
-                "UPDATE job SET visible_at = ?, last_error = ?, lease_token = NULL, leased_by = NULL \
-                 WHERE id = ? AND lease_token = ? AND state = 'queued'",
-                vec![
-                    visible_at_ms.into(),
-                    error.to_owned().into(),
-                    id.into(),
-                    lease_token.into(),
-                ],
-            )
-            .await?
-            == 1)
+        // Waiting again, the job takes its dedup key back, unless a follow-up enqueued while it
+        // ran holds it (that one runs anyway). On PostgreSQL a follow-up committed after the
+        // check fails the update on the unique index; the check then sees it.
+        let sql = "UPDATE job SET visible_at = ?, last_error = ?, lease_token = NULL, leased_by = NULL, \
+             dedup_key = CASE WHEN EXISTS (SELECT 1 FROM job AS w \
+               WHERE w.dedup_key = job.dedup_key AND w.lease_token IS NULL) THEN NULL ELSE dedup_key END \
+             WHERE id = ? AND lease_token = ? AND state = 'queued'";
+        let mut tries = 0;
+        loop {
+            let backend = self.db.get_database_backend();
+            let values: Vec<Value> = vec![
+                visible_at_ms.into(),
+                error.to_owned().into(),
+                id.into(),
+                lease_token.into(),
+            ];
+            match self.db.execute_raw(stmt(backend, sql, values)).await {
+                Ok(result) => return Ok(result.rows_affected() == 1),
+                Err(e) if tries < 3 && is_unique_violation(&e) => tries += 1,
+                Err(e) => return Err(internal(e)),
+            }
+        }
     }
 
     async fn bury_job(
@@ -500,6 +527,24 @@ impl SyncStore for SeaStore {
             )
             .await?;
         rows.first().map(sync_run).transpose()
+    }
+
+    async fn sync_runs_updated_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<SyncRun>> {
+        self.rows(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM sync_run WHERE updated_at >= ? \
+                 ORDER BY updated_at DESC, id DESC LIMIT ?"
+            ),
+            vec![since.into(), (limit as i64).into()],
+        )
+        .await?
+        .iter()
+        .map(sync_run)
+        .collect()
     }
 
     async fn list_sync_runs(
