@@ -177,7 +177,12 @@ impl<R: BufRead> Parser<R> {
             return Err(error);
         }
         self.progress.records += b.chunk.records;
-        self.progress.samples += b.chunk.batches.iter().map(|b| b.times.len() as u64).sum::<u64>();
+        self.progress.samples += b
+            .chunk
+            .batches
+            .iter()
+            .map(|b| b.times.len() as u64)
+            .sum::<u64>();
         self.progress.events += b.chunk.events.len() as u64;
         let empty = b.chunk.records == 0 && b.chunk.events.is_empty() && b.chunk.batches.is_empty();
         if empty && self.state == State::Done {
@@ -237,7 +242,9 @@ impl<R: BufRead> Parser<R> {
                         )));
                     }
                     for (source, event) in self.sleep.finish_all() {
-                        b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+                        b.chunk
+                            .events
+                            .push((self.source_keys[source as usize].clone(), event));
                     }
                     self.state = State::Done;
                     return Ok(());
@@ -297,13 +304,10 @@ impl<R: BufRead> Parser<R> {
     }
 
     fn record(&mut self, b: &mut Building, e: &BytesStart<'_>, at: u64) -> Result<(), ExportError> {
-        let mut kind: &[u8] = b"";
-        let mut unit: &[u8] = b"";
-        let mut value: &[u8] = b"";
-        let mut source_name: &[u8] = b"";
-        let mut device: &[u8] = b"";
-        let mut start: &[u8] = b"";
-        let mut end: &[u8] = b"";
+        // type, unit, value, startDate, endDate, sourceName, device (raw, escaped).
+        let mut raw: [&[u8]; 7] = [b""; 7];
+        // The first five unescaped, when they held an escape (`mmol&lt;180.1…&gt;/L`).
+        let mut unescaped: [Option<String>; 5] = Default::default();
         let mut attributes = e.attributes();
         attributes.with_checks(false);
         for a in attributes {
@@ -313,17 +317,28 @@ impl<R: BufRead> Parser<R> {
                 continue;
             };
             let slot = match a.key.as_ref().as_bytes() {
-                b"type" => &mut kind,
-                b"unit" => &mut unit,
-                b"value" => &mut value,
-                b"sourceName" => &mut source_name,
-                b"device" => &mut device,
-                b"startDate" => &mut start,
-                b"endDate" => &mut end,
+                b"type" => 0,
+                b"unit" => 1,
+                b"value" => 2,
+                b"startDate" => 3,
+                b"endDate" => 4,
+                b"sourceName" => 5,
+                b"device" => 6,
                 _ => continue,
             };
-            *slot = v.as_bytes();
+            raw[slot] = v.as_bytes();
+            // Names are unescaped (and so checked) when a source is first seen; the rest here,
+            // so an unknown entity fails.
+            if slot < 5 && v.contains('&') {
+                let value = a
+                    .normalized_value(XmlVersion::Implicit1_0)
+                    .map_err(|error| self.value_error(at, error))?;
+                unescaped[slot] = Some(value.into_owned());
+            }
         }
+        let field = |i: usize| unescaped[i].as_deref().map_or(raw[i], str::as_bytes);
+        let (kind, unit, value, start, end) = (field(0), field(1), field(2), field(3), field(4));
+        let (source_name, device) = (raw[5], raw[6]);
         if kind.is_empty() {
             self.skip(b, "missing_attribute:Record");
             return Ok(());
@@ -340,7 +355,10 @@ impl<R: BufRead> Parser<R> {
         };
         match resolved {
             Resolved::Skip(_) => {}
-            Resolved::Sample { kind: series, conversion } => {
+            Resolved::Sample {
+                kind: series,
+                conversion,
+            } => {
                 let Some(raw_value) = parse_number(value) else {
                     self.skip(b, &format!("invalid_value:{}", clip(name)));
                     return Ok(());
@@ -404,15 +422,21 @@ impl<R: BufRead> Parser<R> {
                 };
                 let event = match (stage, resolved) {
                     (Some(stage), _) => {
-                        self.sleep.push(source, stage, begin.ms, finish.ms, begin.offset)
+                        self.sleep
+                            .push(source, stage, begin.ms, finish.ms, begin.offset)
                     }
-                    (None, Resolved::Workout(workout_type)) => {
-                        Some(workout_event(begin, finish, workout_type, WorkoutDetails::default()))
-                    }
+                    (None, Resolved::Workout(workout_type)) => Some(workout_event(
+                        begin,
+                        finish,
+                        workout_type,
+                        WorkoutDetails::default(),
+                    )),
                     _ => None,
                 };
                 if let Some(event) = event {
-                    b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+                    b.chunk
+                        .events
+                        .push((self.source_keys[source as usize].clone(), event));
                 }
             }
         }
@@ -467,7 +491,9 @@ impl<R: BufRead> Parser<R> {
             return Ok(());
         };
         let event = workout_event(begin, finish, workout_type, details);
-        b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+        b.chunk
+            .events
+            .push((self.source_keys[source as usize].clone(), event));
         Ok(())
     }
 
@@ -497,7 +523,11 @@ impl<R: BufRead> Parser<R> {
                 Ok(Event::GeneralRef(r)) if !r.is_char_ref() => {
                     let predefined =
                         matches!(r.as_bytes(), b"lt" | b"gt" | b"amp" | b"apos" | b"quot");
-                    if predefined { Ok(()) } else { Err(ExportError::Entities) }
+                    if predefined {
+                        Ok(())
+                    } else {
+                        Err(ExportError::Entities)
+                    }
                 }
                 Ok(Event::Eof) => Err(ExportError::Truncated(
                     "export.xml ends inside a Workout".into(),
@@ -541,7 +571,10 @@ impl<R: BufRead> Parser<R> {
                 number(average),
                 number(maximum),
             ),
-            _ => builder.metadata(first.as_deref().unwrap_or(""), second.as_deref().unwrap_or("")),
+            _ => builder.metadata(
+                first.as_deref().unwrap_or(""),
+                second.as_deref().unwrap_or(""),
+            ),
         }
         Ok(())
     }
