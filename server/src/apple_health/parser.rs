@@ -213,24 +213,16 @@ impl<R: BufRead> Parser<R> {
                 Err(error) => return Err(self.xml_error(error)),
             };
             match event {
-                Event::DocType(doctype) => {
-                    if memchr::memmem::find(doctype.as_bytes(), b"<!ENTITY").is_some() {
-                        return Err(ExportError::Entities);
-                    }
+                Event::DocType(doctype)
+                    if memchr::memmem::find(doctype.as_bytes(), b"<!ENTITY").is_some() =>
+                {
+                    return Err(ExportError::Entities);
                 }
-                Event::GeneralRef(reference) => {
-                    let predefined = matches!(
-                        reference.as_bytes(),
-                        b"lt" | b"gt" | b"amp" | b"apos" | b"quot"
-                    );
-                    if !predefined && !reference.is_char_ref() {
-                        return Err(ExportError::Entities);
-                    }
+                Event::GeneralRef(reference) if !known_reference(&reference) => {
+                    return Err(ExportError::Entities);
                 }
-                Event::Start(e) | Event::Empty(e) if self.state == State::Prolog => {
-                    let _ = e;
-                    self.state = State::Body;
-                }
+                Event::Start(_) if self.state == State::Prolog => self.state = State::Body,
+                Event::Empty(_) if self.state == State::Prolog => self.state = State::Ended,
                 Event::Start(e) => self.element(b, &e, false, at)?,
                 Event::Empty(e) => self.element(b, &e, true, at)?,
                 Event::End(_) if self.state == State::Body => self.state = State::Ended,
@@ -520,15 +512,7 @@ impl<R: BufRead> Parser<R> {
                     depth -= 1;
                     Ok(())
                 }
-                Ok(Event::GeneralRef(r)) if !r.is_char_ref() => {
-                    let predefined =
-                        matches!(r.as_bytes(), b"lt" | b"gt" | b"amp" | b"apos" | b"quot");
-                    if predefined {
-                        Ok(())
-                    } else {
-                        Err(ExportError::Entities)
-                    }
-                }
+                Ok(Event::GeneralRef(r)) if !known_reference(&r) => Err(ExportError::Entities),
                 Ok(Event::Eof) => Err(ExportError::Truncated(
                     "export.xml ends inside a Workout".into(),
                 )),
@@ -721,6 +705,15 @@ impl<R: BufRead> Parser<R> {
             .map(|rest| rest.is_empty())
             .unwrap_or(false)
     }
+}
+
+/// A character reference or one of XML's five predefined entities.
+fn known_reference(reference: &quick_xml::events::BytesRef<'_>) -> bool {
+    reference.is_char_ref()
+        || matches!(
+            reference.as_bytes(),
+            b"lt" | b"gt" | b"amp" | b"apos" | b"quot"
+        )
 }
 
 fn count(map: &mut BTreeMap<String, u64>, reason: &str) {
