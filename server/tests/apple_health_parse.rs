@@ -3,6 +3,7 @@
 //! types), a zip of it built here, and the bad inputs: truncated zip, zip without export.xml,
 //! zip bomb, too large, malformed XML at a known byte, billion laughs, unknown entities,
 //! truncated XML.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Seek, SeekFrom, Write};
