@@ -19,6 +19,7 @@ mod jobs;
 mod sample_reads;
 mod sample_writer;
 mod samples;
+mod sleep;
 mod tenancy;
 
 /// One database, implementing every store trait.
