@@ -6,6 +6,7 @@ use uuid::Uuid;
 pub mod catalog;
 pub mod events;
 pub mod health_connect;
+pub mod healthkit;
 pub mod intake;
 pub mod push;
 pub mod samples;
