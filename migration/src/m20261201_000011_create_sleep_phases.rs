@@ -5,7 +5,7 @@
 use sea_orm_migration::prelude::*;
 
 use crate::m20261122_000002_create_applications::User;
-use crate::{cascade, timestamp, uuid_col};
+use crate::{cascade, uuid_col};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -27,7 +27,9 @@ fn sleep_phase() -> TableCreateStatement {
         .col(ColumnDef::new(SleepPhase::StartAt).big_integer().not_null())
         .col(ColumnDef::new(SleepPhase::EndAt).big_integer().not_null())
         .col(ColumnDef::new(SleepPhase::ZoneOffset).integer().not_null())
-        .col(timestamp(SleepPhase::CreatedAt))
+        // When the phase arrived, UNIX ms by owl's clock: a source is quiet once none arrived
+        // for SLEEP_END_GAP_MINUTES.
+        .col(ColumnDef::new(SleepPhase::ReceivedAt).big_integer().not_null())
         .foreign_key(&mut cascade(
             (SleepPhase::Table, SleepPhase::UserId),
             (User::Table, User::Id),
@@ -45,7 +47,7 @@ enum SleepPhase {
     StartAt,
     EndAt,
     ZoneOffset,
-    CreatedAt,
+    ReceivedAt,
 }
 
 #[async_trait::async_trait]

@@ -86,7 +86,10 @@ struct Fixture {
 }
 
 async fn fixture_with(vars: &[(&str, &str)]) -> Fixture {
-    let server = TestServer::start_with(vars).await;
+    // Phones' tokens outlive the hours the tests move the clock by.
+    let mut vars = vars.to_vec();
+    vars.push(("TOKEN_LIFETIME", "86400"));
+    let server = TestServer::start_with(&vars).await;
     let developer = server.developer().await;
     let (_, backend) = server.application(&developer, "App").await;
     let user = server.user(&backend, "ann").await;
@@ -346,7 +349,7 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
             (SleepSegment as i32, 0, "sleep_segments[0].end_time", InvalidTime as i32),
         ]
     );
-    assert_eq!(result.rejected[1].record_id, "u");
+    assert_eq!(result.rejected[0].record_id, "u");
     let hr = f.series("heart_rate").await;
     assert_eq!(hr[0].values, vec![60.0, 62.0]);
 }
@@ -367,13 +370,15 @@ async fn resending_a_batch_adds_nothing() {
         end_time: at(t + 1200),
         ..Default::default()
     });
-    // An old night: closed into a session right away.
+    // An old night, closed into a session once the source was quiet for the gap.
     batch.sleep_segments = vec![
         segment("s1", "HKCategoryValueSleepAnalysisAsleepCore", t, t + HOUR),
         segment("s2", "HKCategoryValueSleepAnalysisAsleepDeep", t + HOUR, t + 2 * HOUR),
     ];
     let first = f.push(batch.clone()).await.unwrap();
-    assert_eq!((first.accepted, first.duplicates, first.sleep_sessions_closed), (53, 0, 1));
+    assert_eq!((first.accepted, first.duplicates, first.sleep_sessions_closed), (53, 0, 0));
+    f.server.clock.advance(chrono::Duration::minutes(121));
+    run_close_job(&f.server, true, 1).await;
     let again = f.push(batch).await.unwrap();
     assert_eq!((again.accepted, again.duplicates, again.sleep_sessions_closed), (0, 53, 0));
     assert_eq!(f.series("heart_rate").await[0].values.len(), 50);
@@ -510,7 +515,7 @@ async fn sleep_phases_arriving_piecemeal_are_closed_into_one_session_once_quiet(
         assert!(f.sleep_sessions().await.is_empty(), "still open: {vars:?}");
 
         // An hour of quiet later, the scheduled job closes it; a redelivery changes nothing.
-        f.server.clock.advance(chrono::Duration::minutes(45));
+        f.server.clock.advance(chrono::Duration::minutes(61));
         run_close_job(&f.server, true, 2).await;
         let sessions = f.sleep_sessions().await;
         assert_eq!(sessions.len(), 1, "{vars:?}");
@@ -556,7 +561,7 @@ async fn sleep_phases_arriving_piecemeal_are_closed_into_one_session_once_quiet(
 }
 
 #[tokio::test]
-async fn health_connect_sleep_stages_close_at_once_when_the_night_is_long_over() {
+async fn health_connect_sleep_stages_close_when_the_source_is_quiet_for_the_default_gap() {
     let f = fixture().await;
     let night = NOW - 30 * HOUR;
     let stage = |id: &str, stage: &str, from: i64, to: i64| pb::SleepSegment {
@@ -581,8 +586,13 @@ async fn health_connect_sleep_stages_close_at_once_when_the_night_is_long_over()
         })
         .await
         .unwrap();
-    assert_eq!((result.accepted, result.sleep_sessions_closed), (3, 1));
+    assert_eq!((result.accepted, result.sleep_sessions_closed), (3, 0));
     assert_eq!(result.rejected[0].index, 3);
+    f.server.clock.advance(chrono::Duration::minutes(119));
+    run_close_job(&f.server, true, 1).await;
+    assert!(f.sleep_sessions().await.is_empty(), "SLEEP_END_GAP_MINUTES is 120 by default");
+    f.server.clock.advance(chrono::Duration::minutes(2));
+    run_close_job(&f.server, false, 1).await;
     let sessions = f.sleep_sessions().await;
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].zone_offset, -18_000);

@@ -1,7 +1,7 @@
 //! The sleep buffer on Redis: one hash per user and source (`{prefix}sleep:{user}:{source}`,
 //! a field per phase, expiring REDIS_SLEEP_TTL_SECONDS after its last phase arrived) and one
-//! sorted set of buffers by their latest phase's end (`{prefix}sleep:quiet`), which the
-//! scheduled close job reads. Adding and removing are Lua scripts, so a buffer and its index
+//! sorted set of buffers by when their latest phase arrived (`{prefix}sleep:quiet`, UNIX ms by
+//! owl's clock), which the scheduled close job reads. Adding and removing are Lua scripts, so a buffer and its index
 //! entry change together.
 
 use std::time::Duration;
@@ -15,7 +15,7 @@ use crate::domain::health::SourceKey;
 use crate::domain::health::sleep::SleepPhase;
 use crate::store::sleep::{SleepBuffer, parse_source, source_json};
 
-/// KEYS: buffer, index. ARGV: member, ttl ms, max end, fields… Returns how many were new.
+/// KEYS: buffer, index. ARGV: member, ttl ms, arrival ms, fields… Returns how many were new.
 const ADD: &str = "local n = 0 \
     for i = 4, #ARGV do n = n + redis.call('HSETNX', KEYS[1], ARGV[i], '1') end \
     redis.call('PEXPIRE', KEYS[1], ARGV[2]) \
@@ -76,10 +76,16 @@ fn parse_field(field: &str) -> Option<SleepPhase> {
 
 #[async_trait]
 impl SleepBuffer for RedisSleepBuffer {
-    async fn add(&self, user_id: Uuid, source: &SourceKey, phases: &[SleepPhase]) -> Result<u64> {
-        let Some(max_end) = phases.iter().map(|p| p.end).max() else {
+    async fn add(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+        phases: &[SleepPhase],
+        now_ms: i64,
+    ) -> Result<u64> {
+        if phases.is_empty() {
             return Ok(0);
-        };
+        }
         let (buffer, index, member) = self.keys(user_id, source);
         let add = Script::new(ADD);
         let mut script = add.prepare_invoke();
@@ -88,7 +94,7 @@ impl SleepBuffer for RedisSleepBuffer {
             .key(&index)
             .arg(&member)
             .arg(self.ttl.as_millis() as u64)
-            .arg(max_end);
+            .arg(now_ms);
         for p in phases {
             script.arg(field(p));
         }
@@ -97,17 +103,26 @@ impl SleepBuffer for RedisSleepBuffer {
         Ok(added)
     }
 
-    async fn pending(&self, user_id: Uuid, source: &SourceKey) -> Result<Vec<SleepPhase>> {
-        let (buffer, _, _) = self.keys(user_id, source);
+    async fn pending(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+    ) -> Result<(Vec<SleepPhase>, Option<i64>)> {
+        let (buffer, index, member) = self.keys(user_id, source);
         let mut conn = self.conn().await?;
-        let fields: Vec<String> = deadpool_redis::redis::cmd("HKEYS")
+        let (fields, arrived): (Vec<String>, Option<f64>) = deadpool_redis::redis::pipe()
+            .cmd("HKEYS")
             .arg(&buffer)
+            .cmd("ZSCORE")
+            .arg(&index)
+            .arg(&member)
             .query_async(&mut conn)
             .await
             .map_err(unavailable)?;
         let mut phases: Vec<SleepPhase> = fields.iter().filter_map(|f| parse_field(f)).collect();
         phases.sort();
-        Ok(phases)
+        let arrived = arrived.filter(|_| !phases.is_empty()).map(|ms| ms as i64);
+        Ok((phases, arrived))
     }
 
     async fn remove(&self, user_id: Uuid, source: &SourceKey, phases: &[SleepPhase]) -> Result<()> {

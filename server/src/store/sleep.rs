@@ -12,13 +12,25 @@ use crate::domain::health::sleep::SleepPhase;
 /// Sleep phases per user and source.
 #[async_trait]
 pub trait SleepBuffer: Send + Sync {
-    /// Adds phases; one already buffered is kept once. Returns how many were new.
-    async fn add(&self, user_id: Uuid, source: &SourceKey, phases: &[SleepPhase]) -> Result<u64>;
-    /// Every buffered phase of one user and source.
-    async fn pending(&self, user_id: Uuid, source: &SourceKey) -> Result<Vec<SleepPhase>>;
+    /// Adds phases that arrived at `now_ms`; one already buffered is kept once (its arrival
+    /// still counts). Returns how many were new.
+    async fn add(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+        phases: &[SleepPhase],
+        now_ms: i64,
+    ) -> Result<u64>;
+    /// Every buffered phase of one user and source, and when the latest arrived (UNIX ms;
+    /// `None` when nothing is buffered).
+    async fn pending(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+    ) -> Result<(Vec<SleepPhase>, Option<i64>)>;
     /// Removes these phases (closed into a session); phases added meanwhile stay.
     async fn remove(&self, user_id: Uuid, source: &SourceKey, phases: &[SleepPhase]) -> Result<()>;
-    /// Up to `limit` users and sources whose latest buffered phase ended before `before_ms`.
+    /// Up to `limit` users and sources whose latest phase arrived before `before_ms`.
     async fn quiet(&self, before_ms: i64, limit: usize) -> Result<Vec<(Uuid, SourceKey)>>;
 }
 

@@ -6,8 +6,9 @@
 //! The rules:
 //! - phases of one source belong to one session while each starts within the gap of the end
 //!   of the phases before it; a longer pause starts another session;
-//! - a session is due when the clock passed its last phase's end plus the gap (data time:
-//!   a phone that uploads last night's phases in the morning closes them at once);
+//! - a source's buffered phases are due once no phase of it arrived for the gap (arrival by
+//!   owl's clock, so a night uploaded in pieces over an hour stays one session); the pushes
+//!   after that and the scheduled `sleep_close` job close them;
 //! - closing merges the phases with the stored sleep sessions of the same source that lie
 //!   within the gap of them (a late phase extends or fills the session it belongs to, which is
 //!   replaced), writes the one merged session (identified by source, start and end, so writing
@@ -180,22 +181,27 @@ impl Sleep<'_> {
         let total = phases.len() as u64;
         let unique: BTreeSet<SleepPhase> = phases.into_iter().filter(|p| !known(p)).collect();
         let fresh: Vec<SleepPhase> = unique.into_iter().collect();
-        let added = self.0.sleep.add(user_id, source, &fresh).await?;
+        if fresh.is_empty() {
+            // Nothing new: not an arrival that would hold the session open.
+            return Ok((0, total));
+        }
+        let now = self.0.clock.now().timestamp_millis();
+        let added = self.0.sleep.add(user_id, source, &fresh, now).await?;
         Ok((added, total - added))
     }
 
-    /// Closes the due sessions of one source; returns how many sessions it wrote.
+    /// Closes the buffered phases of one source when none arrived for the gap; returns how
+    /// many sessions it wrote.
     pub async fn close_due(&self, user_id: Uuid, source: &SourceKey) -> Result<u64> {
         let now = self.0.clock.now().timestamp_millis();
         let gap = self.gap_ms();
-        let pending = self.0.sleep.pending(user_id, source).await?;
+        let (pending, arrived) = self.0.sleep.pending(user_id, source).await?;
+        if arrived.is_some_and(|at| at.saturating_add(gap) > now) {
+            return Ok(0);
+        }
         let mut closed = 0;
         let mut done: Vec<SleepPhase> = Vec::new();
         for phases in group(pending, gap) {
-            let end = phases.iter().map(|p| p.end).max().unwrap_or(i64::MAX);
-            if end.saturating_add(gap) > now {
-                continue;
-            }
             if self.close(user_id, source, &phases).await? {
                 closed += 1;
             }
