@@ -29,7 +29,11 @@ fn sleep_phase() -> TableCreateStatement {
         .col(ColumnDef::new(SleepPhase::ZoneOffset).integer().not_null())
         // When the phase arrived, UNIX ms by owl's clock: a source is quiet once none arrived
         // for SLEEP_END_GAP_MINUTES.
-        .col(ColumnDef::new(SleepPhase::ReceivedAt).big_integer().not_null())
+        .col(
+            ColumnDef::new(SleepPhase::ReceivedAt)
+                .big_integer()
+                .not_null(),
+        )
         .foreign_key(&mut cascade(
             (SleepPhase::Table, SleepPhase::UserId),
             (User::Table, User::Id),

@@ -45,7 +45,14 @@ fn pixel() -> pb::HealthSource {
     }
 }
 
-fn sample(id: &str, kind: &str, unit: &str, value: f64, start: i64, offset: i32) -> pb::HealthSample {
+fn sample(
+    id: &str,
+    kind: &str,
+    unit: &str,
+    value: f64,
+    start: i64,
+    offset: i32,
+) -> pb::HealthSample {
     pb::HealthSample {
         record_id: id.into(),
         r#type: kind.into(),
@@ -163,11 +170,46 @@ async fn a_healthkit_batch_is_stored_in_canonical_units_with_offsets_sources_and
     let f = fixture().await;
     let t = NOW - 6 * HOUR;
     let mut batch = healthkit(vec![
-        sample("a1", "HKQuantityTypeIdentifierHeartRate", "count/min", 61.0, t, 3600),
-        sample("a2", "HKQuantityTypeIdentifierHeartRate", "count/min", 64.0, t + 60, 3600),
-        sample("a3", "HKQuantityTypeIdentifierBodyMass", "lb", 154.0, t, 3600),
-        sample("a4", "HKQuantityTypeIdentifierBodyTemperature", "degF", 98.6, t, -18_000),
-        sample("a5", "HKQuantityTypeIdentifierStepCount", "count", 420.0, t, 3600),
+        sample(
+            "a1",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            61.0,
+            t,
+            3600,
+        ),
+        sample(
+            "a2",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            64.0,
+            t + 60,
+            3600,
+        ),
+        sample(
+            "a3",
+            "HKQuantityTypeIdentifierBodyMass",
+            "lb",
+            154.0,
+            t,
+            3600,
+        ),
+        sample(
+            "a4",
+            "HKQuantityTypeIdentifierBodyTemperature",
+            "degF",
+            98.6,
+            t,
+            -18_000,
+        ),
+        sample(
+            "a5",
+            "HKQuantityTypeIdentifierStepCount",
+            "count",
+            420.0,
+            t,
+            3600,
+        ),
     ]);
     batch.workouts.push(pb::HealthWorkout {
         record_id: "w1".into(),
@@ -190,7 +232,11 @@ async fn a_healthkit_batch_is_stored_in_canonical_units_with_offsets_sources_and
     assert_eq!(hr[0].zone_offsets, vec![3600, 3600]);
     assert_eq!(hr[0].unit, "bpm");
     let weight = f.series("weight").await;
-    assert!((weight[0].values[0] - 69.853_16).abs() < 1e-3, "{:?}", weight[0].values);
+    assert!(
+        (weight[0].values[0] - 69.853_16).abs() < 1e-3,
+        "{:?}",
+        weight[0].values
+    );
     let temperature = f.series("body_temperature").await;
     assert!((temperature[0].values[0] - 37.0).abs() < 1e-9);
     assert_eq!(temperature[0].zone_offsets, vec![-18_000]);
@@ -239,8 +285,22 @@ fn health_connect_message(parent: &str, start: i64) -> pb::StreamHealthBatchesRe
             samples: vec![
                 hc("h1", "HeartRateRecord", "", "beatsPerMinute", 72.0, start),
                 hc("h2", "WeightRecord", "", "kilograms", 70.5, start),
-                hc("h3", "BloodPressureRecord", "systolic", "millimetersOfMercury", 121.0, start),
-                hc("h3", "BloodPressureRecord", "diastolic", "millimetersOfMercury", 79.0, start),
+                hc(
+                    "h3",
+                    "BloodPressureRecord",
+                    "systolic",
+                    "millimetersOfMercury",
+                    121.0,
+                    start,
+                ),
+                hc(
+                    "h3",
+                    "BloodPressureRecord",
+                    "diastolic",
+                    "millimetersOfMercury",
+                    79.0,
+                    start,
+                ),
                 hc("h4", "DistanceRecord", "", "kilometers", 1.2, start),
                 hc("h5", "OxygenSaturationRecord", "", "percent", 97.0, start),
                 hc("h6", "NutritionRecord", "protein", "grams", 30.0, start),
@@ -279,15 +339,32 @@ async fn a_health_connect_stream_is_stored_and_answered_per_message() {
     assert_eq!(response.total.unwrap().accepted, 16);
     let systolic = f.series("blood_pressure_systolic").await;
     assert_eq!(systolic[0].values, vec![121.0, 121.0]);
-    assert_eq!(f.series("blood_pressure_diastolic").await[0].values, vec![79.0, 79.0]);
-    assert_eq!(f.series("distance_walking_running").await[0].values, vec![1200.0, 1200.0]);
-    assert_eq!(f.series("oxygen_saturation").await[0].zone_offsets, vec![7200, 7200]);
+    assert_eq!(
+        f.series("blood_pressure_diastolic").await[0].values,
+        vec![79.0, 79.0]
+    );
+    assert_eq!(
+        f.series("distance_walking_running").await[0].values,
+        vec![1200.0, 1200.0]
+    );
+    assert_eq!(
+        f.series("oxygen_saturation").await[0].zone_offsets,
+        vec![7200, 7200]
+    );
     assert_eq!(f.series("dietary_protein").await[0].unit, "g");
     let sources = f.sources().await;
     assert_eq!(sources.len(), 1);
     assert_eq!(
-        (sources[0].provider.as_str(), sources[0].device_model.as_str(), sources[0].app_name.as_str()),
-        ("health_connect", "Google Pixel Watch 2", "com.google.android.apps.fitness")
+        (
+            sources[0].provider.as_str(),
+            sources[0].device_model.as_str(),
+            sources[0].app_name.as_str()
+        ),
+        (
+            "health_connect",
+            "Google Pixel Watch 2",
+            "com.google.android.apps.fitness"
+        )
     );
     let workouts = f
         .backend
@@ -306,17 +383,73 @@ async fn a_health_connect_stream_is_stored_and_answered_per_message() {
 async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored() {
     let f = fixture().await;
     let t = NOW - 2 * HOUR;
-    let mut end_before_start = sample("e", "HKQuantityTypeIdentifierHeartRate", "count/min", 70.0, t + 300, 0);
+    let mut end_before_start = sample(
+        "e",
+        "HKQuantityTypeIdentifierHeartRate",
+        "count/min",
+        70.0,
+        t + 300,
+        0,
+    );
     end_before_start.end_time = at(t);
     let mut batch = healthkit(vec![
-        sample("ok1", "HKQuantityTypeIdentifierHeartRate", "count/min", 60.0, t, 0),
-        sample("u", "HKQuantityTypeIdentifierFluxCapacitance", "count", 1.0, t, 0),
-        sample("b", "HKQuantityTypeIdentifierHeartRate", "furlong/fortnight", 60.0, t + 60, 0),
-        sample("z", "HKQuantityTypeIdentifierHeartRate", "count/min", 900.0, t + 120, 0),
+        sample(
+            "ok1",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            60.0,
+            t,
+            0,
+        ),
+        sample(
+            "u",
+            "HKQuantityTypeIdentifierFluxCapacitance",
+            "count",
+            1.0,
+            t,
+            0,
+        ),
+        sample(
+            "b",
+            "HKQuantityTypeIdentifierHeartRate",
+            "furlong/fortnight",
+            60.0,
+            t + 60,
+            0,
+        ),
+        sample(
+            "z",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            900.0,
+            t + 120,
+            0,
+        ),
         end_before_start,
-        sample("ok2", "HKQuantityTypeIdentifierHeartRate", "count/min", 62.0, t + 600, 0),
-        sample("o", "HKQuantityTypeIdentifierHeartRate", "count/min", 62.0, t + 660, 90_000),
-        sample("f", "HKQuantityTypeIdentifierHeartRate", "count/min", 62.0, NOW + 3 * 86_400, 0),
+        sample(
+            "ok2",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            62.0,
+            t + 600,
+            0,
+        ),
+        sample(
+            "o",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            62.0,
+            t + 660,
+            90_000,
+        ),
+        sample(
+            "f",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            62.0,
+            NOW + 3 * 86_400,
+            0,
+        ),
     ]);
     batch.workouts.push(pb::HealthWorkout {
         record_id: "w".into(),
@@ -325,7 +458,12 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
         end_time: at(t + 60),
         ..Default::default()
     });
-    batch.sleep_segments.push(segment("s", "HKCategoryValueSleepAnalysisAsleepDeep", t + 60, t));
+    batch.sleep_segments.push(segment(
+        "s",
+        "HKCategoryValueSleepAnalysisAsleepDeep",
+        t + 60,
+        t,
+    ));
     let result = f.push(batch).await.unwrap();
     assert_eq!(result.accepted, 2);
     let rejected: Vec<(i32, i32, &str, i32)> = result
@@ -345,8 +483,18 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
             (s, 4, "samples[4].end_time", InvalidTime as i32),
             (s, 6, "samples[6].zone_offset", InvalidZoneOffset as i32),
             (s, 7, "samples[7].start_time", InvalidTime as i32),
-            (Workout as i32, 0, "workouts[0].activity_type", UnknownType as i32),
-            (SleepSegment as i32, 0, "sleep_segments[0].end_time", InvalidTime as i32),
+            (
+                Workout as i32,
+                0,
+                "workouts[0].activity_type",
+                UnknownType as i32
+            ),
+            (
+                SleepSegment as i32,
+                0,
+                "sleep_segments[0].end_time",
+                InvalidTime as i32
+            ),
         ]
     );
     assert_eq!(result.rejected[0].record_id, "u");
@@ -360,7 +508,16 @@ async fn resending_a_batch_adds_nothing() {
     let t = NOW - 20 * HOUR;
     let mut batch = healthkit(
         (0..50)
-            .map(|i| sample(&format!("r{i}"), "HKQuantityTypeIdentifierHeartRate", "count/min", 60.0 + i as f64, t + i * 60, 0))
+            .map(|i| {
+                sample(
+                    &format!("r{i}"),
+                    "HKQuantityTypeIdentifierHeartRate",
+                    "count/min",
+                    60.0 + i as f64,
+                    t + i * 60,
+                    0,
+                )
+            })
             .collect(),
     );
     batch.workouts.push(pb::HealthWorkout {
@@ -373,14 +530,33 @@ async fn resending_a_batch_adds_nothing() {
     // An old night, closed into a session once the source was quiet for the gap.
     batch.sleep_segments = vec![
         segment("s1", "HKCategoryValueSleepAnalysisAsleepCore", t, t + HOUR),
-        segment("s2", "HKCategoryValueSleepAnalysisAsleepDeep", t + HOUR, t + 2 * HOUR),
+        segment(
+            "s2",
+            "HKCategoryValueSleepAnalysisAsleepDeep",
+            t + HOUR,
+            t + 2 * HOUR,
+        ),
     ];
     let first = f.push(batch.clone()).await.unwrap();
-    assert_eq!((first.accepted, first.duplicates, first.sleep_sessions_closed), (53, 0, 0));
+    assert_eq!(
+        (
+            first.accepted,
+            first.duplicates,
+            first.sleep_sessions_closed
+        ),
+        (53, 0, 0)
+    );
     f.server.clock.advance(chrono::Duration::minutes(121));
     run_close_job(&f.server, true, 1).await;
     let again = f.push(batch).await.unwrap();
-    assert_eq!((again.accepted, again.duplicates, again.sleep_sessions_closed), (0, 53, 0));
+    assert_eq!(
+        (
+            again.accepted,
+            again.duplicates,
+            again.sleep_sessions_closed
+        ),
+        (0, 53, 0)
+    );
     assert_eq!(f.series("heart_rate").await[0].values.len(), 50);
     assert_eq!(f.sleep_sessions().await.len(), 1);
     let workouts = f
@@ -398,7 +574,14 @@ async fn resending_a_batch_adds_nothing() {
 async fn an_sdk_token_pushes_only_for_its_own_user_and_a_batch_needs_a_platform() {
     let f = fixture().await;
     let bob = f.server.user(&f.backend, "bob").await;
-    let batch = healthkit(vec![sample("a", "HKQuantityTypeIdentifierHeartRate", "count/min", 60.0, NOW - HOUR, 0)]);
+    let batch = healthkit(vec![sample(
+        "a",
+        "HKQuantityTypeIdentifierHeartRate",
+        "count/min",
+        60.0,
+        NOW - HOUR,
+        0,
+    )]);
     assert_error(
         f.phone
             .push_health_batch(pb::PushHealthBatchRequest {
@@ -419,10 +602,17 @@ async fn an_sdk_token_pushes_only_for_its_own_user_and_a_batch_needs_a_platform(
         .await
         .unwrap();
     assert_eq!(relayed.result.unwrap().accepted, 1);
-    assert!(f.series("heart_rate").await.is_empty(), "nothing reached ann");
+    assert!(
+        f.series("heart_rate").await.is_empty(),
+        "nothing reached ann"
+    );
     let mut unspecified = batch;
     unspecified.platform = 0;
-    let error = assert_error(f.push(unspecified).await, Code::InvalidArgument, "INVALID_ARGUMENT");
+    let error = assert_error(
+        f.push(unspecified).await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
     assert_eq!(common::violated_fields(&error), vec!["batch.platform"]);
     assert_error(
         f.server
@@ -440,7 +630,10 @@ async fn an_sdk_token_pushes_only_for_its_own_user_and_a_batch_needs_a_platform(
 /// The database buffer, and Redis when OWL_TEST_REDIS_URL is set (own key prefix per test).
 fn buffers() -> Vec<Vec<(&'static str, String)>> {
     let mut all = vec![vec![]];
-    if let Some(url) = std::env::var("OWL_TEST_REDIS_URL").ok().filter(|u| !u.is_empty()) {
+    if let Some(url) = std::env::var("OWL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
         let prefix = format!("owl-test-{}:", uuid::Uuid::now_v7().simple());
         all.push(vec![("REDIS_URL", url), ("OWL_REDIS_KEY_PREFIX", prefix)]);
     }
@@ -467,13 +660,23 @@ async fn run_close_job(server: &TestServer, tick: bool, times: usize) {
             .unwrap();
     }
     let registry = server.jobs.registry();
-    let jobs = server.jobs.queue.reserve("test", 10, Duration::ZERO).await.unwrap();
+    let jobs = server
+        .jobs
+        .queue
+        .reserve("test", 10, Duration::ZERO)
+        .await
+        .unwrap();
     let job = jobs
         .iter()
         .find(|j| j.kind == owl_server::jobs::sleep::SLEEP_CLOSE_KIND)
         .expect("a sleep close job was enqueued");
     for _ in 0..times {
-        registry.get(&job.kind).unwrap().handle(job, false).await.unwrap();
+        registry
+            .get(&job.kind)
+            .unwrap()
+            .handle(job, false)
+            .await
+            .unwrap();
     }
     server.jobs.queue.ack(job).await.unwrap();
 }
@@ -488,15 +691,45 @@ async fn sleep_phases_arriving_piecemeal_are_closed_into_one_session_once_quiet(
         let night = NOW - 8 * HOUR; // 04:00 UTC; the night ends 20 minutes before the clock's now.
         let pieces = [
             vec![
-                segment("p1", "HKCategoryValueSleepAnalysisInBed", night, night + 600),
-                segment("p2", "HKCategoryValueSleepAnalysisAsleepCore", night + 600, night + 2 * HOUR),
+                segment(
+                    "p1",
+                    "HKCategoryValueSleepAnalysisInBed",
+                    night,
+                    night + 600,
+                ),
+                segment(
+                    "p2",
+                    "HKCategoryValueSleepAnalysisAsleepCore",
+                    night + 600,
+                    night + 2 * HOUR,
+                ),
             ],
-            vec![segment("p3", "HKCategoryValueSleepAnalysisAsleepDeep", night + 2 * HOUR, night + 4 * HOUR)],
+            vec![segment(
+                "p3",
+                "HKCategoryValueSleepAnalysisAsleepDeep",
+                night + 2 * HOUR,
+                night + 4 * HOUR,
+            )],
             vec![
-                segment("p4", "HKCategoryValueSleepAnalysisAsleepREM", night + 4 * HOUR, night + 6 * HOUR),
-                segment("p5", "HKCategoryValueSleepAnalysisAsleepCore", night + 6 * HOUR, night + 7 * HOUR + 2400),
+                segment(
+                    "p4",
+                    "HKCategoryValueSleepAnalysisAsleepREM",
+                    night + 4 * HOUR,
+                    night + 6 * HOUR,
+                ),
+                segment(
+                    "p5",
+                    "HKCategoryValueSleepAnalysisAsleepCore",
+                    night + 6 * HOUR,
+                    night + 7 * HOUR + 2400,
+                ),
                 // Sent twice in one batch.
-                segment("p5", "HKCategoryValueSleepAnalysisAsleepCore", night + 6 * HOUR, night + 7 * HOUR + 2400),
+                segment(
+                    "p5",
+                    "HKCategoryValueSleepAnalysisAsleepCore",
+                    night + 6 * HOUR,
+                    night + 7 * HOUR + 2400,
+                ),
             ],
         ];
         for piece in pieces {
@@ -520,13 +753,22 @@ async fn sleep_phases_arriving_piecemeal_are_closed_into_one_session_once_quiet(
         let sessions = f.sleep_sessions().await;
         assert_eq!(sessions.len(), 1, "{vars:?}");
         let s = &sessions[0];
-        assert_eq!((s.start_time, s.end_time), (at(night), at(night + 7 * HOUR + 2400)));
+        assert_eq!(
+            (s.start_time, s.end_time),
+            (at(night), at(night + 7 * HOUR + 2400))
+        );
         assert_eq!(s.zone_offset, 3600);
         let stages: Vec<i32> = s.stages.iter().map(|i| i.stage).collect();
         use pb::SleepStage::*;
         assert_eq!(
             stages,
-            vec![InBed as i32, Light as i32, Deep as i32, Rem as i32, Light as i32]
+            vec![
+                InBed as i32,
+                Light as i32,
+                Deep as i32,
+                Rem as i32,
+                Light as i32
+            ]
         );
         // 10 of 460 minutes in bed awake.
         assert_eq!(s.efficiency_percent, Some(97.8));
@@ -540,16 +782,29 @@ async fn sleep_phases_arriving_piecemeal_are_closed_into_one_session_once_quiet(
             ..Default::default()
         };
         let duplicate = f
-            .push(late(vec![segment("p3", "HKCategoryValueSleepAnalysisAsleepDeep", night + 2 * HOUR, night + 4 * HOUR)]))
+            .push(late(vec![segment(
+                "p3",
+                "HKCategoryValueSleepAnalysisAsleepDeep",
+                night + 2 * HOUR,
+                night + 4 * HOUR,
+            )]))
             .await
             .unwrap();
         assert_eq!((duplicate.accepted, duplicate.duplicates), (0, 1));
         let end = night + 7 * HOUR + 2400;
         let extension = f
-            .push(late(vec![segment("p6", "HKCategoryValueSleepAnalysisAwake", end, end + 900)]))
+            .push(late(vec![segment(
+                "p6",
+                "HKCategoryValueSleepAnalysisAwake",
+                end,
+                end + 900,
+            )]))
             .await
             .unwrap();
-        assert_eq!((extension.accepted, extension.sleep_sessions_closed), (1, 0));
+        assert_eq!(
+            (extension.accepted, extension.sleep_sessions_closed),
+            (1, 0)
+        );
         f.server.clock.advance(chrono::Duration::minutes(61));
         run_close_job(&f.server, false, 1).await;
         let sessions = f.sleep_sessions().await;
@@ -579,7 +834,12 @@ async fn health_connect_sleep_stages_close_when_the_source_is_quiet_for_the_defa
             sleep_segments: vec![
                 stage("n", "STAGE_TYPE_LIGHT", night, night + HOUR),
                 stage("n", "5", night + HOUR, night + 2 * HOUR),
-                stage("n", "STAGE_TYPE_AWAKE", night + 2 * HOUR, night + 2 * HOUR + 300),
+                stage(
+                    "n",
+                    "STAGE_TYPE_AWAKE",
+                    night + 2 * HOUR,
+                    night + 2 * HOUR + 300,
+                ),
                 stage("n", "STAGE_TYPE_WHATEVER", night, night + 60),
             ],
             ..Default::default()
@@ -590,7 +850,10 @@ async fn health_connect_sleep_stages_close_when_the_source_is_quiet_for_the_defa
     assert_eq!(result.rejected[0].index, 3);
     f.server.clock.advance(chrono::Duration::minutes(119));
     run_close_job(&f.server, true, 1).await;
-    assert!(f.sleep_sessions().await.is_empty(), "SLEEP_END_GAP_MINUTES is 120 by default");
+    assert!(
+        f.sleep_sessions().await.is_empty(),
+        "SLEEP_END_GAP_MINUTES is 120 by default"
+    );
     f.server.clock.advance(chrono::Duration::minutes(2));
     run_close_job(&f.server, false, 1).await;
     let sessions = f.sleep_sessions().await;

@@ -181,7 +181,9 @@ impl SdkSyncService for SdkSyncApi {
             // Each message commits on its own: what was stored stays if the stream breaks,
             // and re-sending it adds nothing.
             let field = format!("messages[{index}].batch");
-            let done = push.push(&caller, user, batch(message.batch), &field).await?;
+            let done = push
+                .push(&caller, user, batch(message.batch), &field)
+                .await?;
             total += &done;
             results.push(result(done));
             index += 1;

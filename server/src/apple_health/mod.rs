@@ -85,7 +85,9 @@ pub enum ExportError {
     #[error("export.xml is larger than {limit} bytes")]
     TooLarge { limit: u64 },
     /// The zip entry expands more than `max_ratio` times its compressed size.
-    #[error("export.xml expands {expanded} bytes from {compressed} compressed (limit ratio {max_ratio})")]
+    #[error(
+        "export.xml expands {expanded} bytes from {compressed} compressed (limit ratio {max_ratio})"
+    )]
     ZipBomb {
         compressed: u64,
         expanded: u64,

@@ -177,7 +177,12 @@ impl<R: BufRead> Parser<R> {
             return Err(error);
         }
         self.progress.records += b.chunk.records;
-        self.progress.samples += b.chunk.batches.iter().map(|b| b.times.len() as u64).sum::<u64>();
+        self.progress.samples += b
+            .chunk
+            .batches
+            .iter()
+            .map(|b| b.times.len() as u64)
+            .sum::<u64>();
         self.progress.events += b.chunk.events.len() as u64;
         let empty = b.chunk.records == 0 && b.chunk.events.is_empty() && b.chunk.batches.is_empty();
         if empty && self.state == State::Done {
@@ -237,7 +242,9 @@ impl<R: BufRead> Parser<R> {
                         )));
                     }
                     for (source, event) in self.sleep.finish_all() {
-                        b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+                        b.chunk
+                            .events
+                            .push((self.source_keys[source as usize].clone(), event));
                     }
                     self.state = State::Done;
                     return Ok(());
@@ -340,7 +347,10 @@ impl<R: BufRead> Parser<R> {
         };
         match resolved {
             Resolved::Skip(_) => {}
-            Resolved::Sample { kind: series, conversion } => {
+            Resolved::Sample {
+                kind: series,
+                conversion,
+            } => {
                 let Some(raw_value) = parse_number(value) else {
                     self.skip(b, &format!("invalid_value:{}", clip(name)));
                     return Ok(());
@@ -404,15 +414,21 @@ impl<R: BufRead> Parser<R> {
                 };
                 let event = match (stage, resolved) {
                     (Some(stage), _) => {
-                        self.sleep.push(source, stage, begin.ms, finish.ms, begin.offset)
+                        self.sleep
+                            .push(source, stage, begin.ms, finish.ms, begin.offset)
                     }
-                    (None, Resolved::Workout(workout_type)) => {
-                        Some(workout_event(begin, finish, workout_type, WorkoutDetails::default()))
-                    }
+                    (None, Resolved::Workout(workout_type)) => Some(workout_event(
+                        begin,
+                        finish,
+                        workout_type,
+                        WorkoutDetails::default(),
+                    )),
                     _ => None,
                 };
                 if let Some(event) = event {
-                    b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+                    b.chunk
+                        .events
+                        .push((self.source_keys[source as usize].clone(), event));
                 }
             }
         }
@@ -467,7 +483,9 @@ impl<R: BufRead> Parser<R> {
             return Ok(());
         };
         let event = workout_event(begin, finish, workout_type, details);
-        b.chunk.events.push((self.source_keys[source as usize].clone(), event));
+        b.chunk
+            .events
+            .push((self.source_keys[source as usize].clone(), event));
         Ok(())
     }
 
@@ -497,7 +515,11 @@ impl<R: BufRead> Parser<R> {
                 Ok(Event::GeneralRef(r)) if !r.is_char_ref() => {
                     let predefined =
                         matches!(r.as_bytes(), b"lt" | b"gt" | b"amp" | b"apos" | b"quot");
-                    if predefined { Ok(()) } else { Err(ExportError::Entities) }
+                    if predefined {
+                        Ok(())
+                    } else {
+                        Err(ExportError::Entities)
+                    }
                 }
                 Ok(Event::Eof) => Err(ExportError::Truncated(
                     "export.xml ends inside a Workout".into(),
@@ -541,7 +563,10 @@ impl<R: BufRead> Parser<R> {
                 number(average),
                 number(maximum),
             ),
-            _ => builder.metadata(first.as_deref().unwrap_or(""), second.as_deref().unwrap_or("")),
+            _ => builder.metadata(
+                first.as_deref().unwrap_or(""),
+                second.as_deref().unwrap_or(""),
+            ),
         }
         Ok(())
     }

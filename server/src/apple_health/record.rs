@@ -47,20 +47,31 @@ pub(crate) fn parse_date(text: &[u8]) -> Option<Instant> {
     if text[10] != b' ' && text[10] != b'T' {
         return None;
     }
-    let (year, month, day) = (digits(&text[0..4])?, digits(&text[5..7])?, digits(&text[8..10])?);
+    let (year, month, day) = (
+        digits(&text[0..4])?,
+        digits(&text[5..7])?,
+        digits(&text[8..10])?,
+    );
     let (hour, minute, second) = (
         digits(&text[11..13])?,
         digits(&text[14..16])?,
         digits(&text[17..19])?,
     );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
     {
         return None;
     }
     let mut rest = &text[19..];
     let mut fraction_ms = 0;
     if let Some(after) = rest.strip_prefix(b".") {
-        let end = after.iter().position(|b| !b.is_ascii_digit()).unwrap_or(after.len());
+        let end = after
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(after.len());
         let mut ms = 0;
         for (i, b) in after[..end].iter().take(3).enumerate() {
             ms += i64::from(b - b'0') * [100, 10, 1][i];
@@ -210,8 +221,16 @@ mod tests {
         assert_eq!((b.ms, b.offset), (1_710_087_300_000, 3600));
         let c = parse_date(b"2024-03-10T16:15:00Z").unwrap();
         assert_eq!((c.ms, c.offset), (1_710_087_300_000, 0));
-        assert_eq!(parse_date(b"2024-03-10T16:15:00.5+00:00").unwrap().ms, 1_710_087_300_500);
-        for bad in [&b"yesterday"[..], b"2024-13-10 08:15:00 -0800", b"2024-03-10 08:15:00 -08", b""] {
+        assert_eq!(
+            parse_date(b"2024-03-10T16:15:00.5+00:00").unwrap().ms,
+            1_710_087_300_500
+        );
+        for bad in [
+            &b"yesterday"[..],
+            b"2024-13-10 08:15:00 -0800",
+            b"2024-03-10 08:15:00 -08",
+            b"",
+        ] {
             assert!(parse_date(bad).is_none());
         }
         assert_eq!(parse_date(b"1969-12-31 23:59:59 +0000").unwrap().ms, -1000);
@@ -234,6 +253,9 @@ mod tests {
         let named = parse_device("<<HKDevice: 0x1>, name:Jan, the scale, model:WBS04>");
         assert_eq!(named.name, "Jan, the scale");
         let health = source_key("Health", None);
-        assert_eq!((health.device_model.as_str(), health.device_type.as_str()), ("", ""));
+        assert_eq!(
+            (health.device_model.as_str(), health.device_type.as_str()),
+            ("", "")
+        );
     }
 }

@@ -177,7 +177,9 @@ mod tests {
         assert!(s.push(1, "light", 0, 30 * M, 3600).is_none());
         assert!(s.push(1, "deep", 30 * M, 60 * M, 3600).is_none());
         assert!(s.push(1, "light", 70 * M, 90 * M, 3600).is_none());
-        let first = s.push(1, "rem", 200 * M, 210 * M, 3600).expect("gap closes");
+        let first = s
+            .push(1, "rem", 200 * M, 210 * M, 3600)
+            .expect("gap closes");
         assert_eq!((first.start, first.end), (0, 90 * M));
         assert_eq!(
             stages(&first),

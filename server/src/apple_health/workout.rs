@@ -35,7 +35,11 @@ impl WorkoutBuilder {
             b"workoutActivityType" => self.activity = value.to_string(),
             b"totalDistance" => {
                 if let Some(v) = parse_number(value.as_bytes()) {
-                    let unit = self.total_distance.take().map(|(_, u)| u).unwrap_or_default();
+                    let unit = self
+                        .total_distance
+                        .take()
+                        .map(|(_, u)| u)
+                        .unwrap_or_default();
                     self.total_distance = Some((v, unit));
                 }
             }
@@ -105,7 +109,11 @@ impl WorkoutBuilder {
     pub(crate) fn finish(mut self) -> (String, WorkoutDetails) {
         let total = |t: Option<(f64, String)>, canonical: &str| {
             t.and_then(|(v, unit)| {
-                let unit = if unit.is_empty() { canonical.to_string() } else { unit };
+                let unit = if unit.is_empty() {
+                    canonical.to_string()
+                } else {
+                    unit
+                };
                 convert(v, &unit, canonical)
             })
         };

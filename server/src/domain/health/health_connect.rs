@@ -56,7 +56,11 @@ pub const RECORDS: &[Record] = &[
     r("BodyTemperatureRecord", "", "body_temperature"),
     r("SkinTemperatureRecord", "", "skin_temperature_deviation"),
     r("BloodPressureRecord", "systolic", "blood_pressure_systolic"),
-    r("BloodPressureRecord", "diastolic", "blood_pressure_diastolic"),
+    r(
+        "BloodPressureRecord",
+        "diastolic",
+        "blood_pressure_diastolic",
+    ),
     r("OxygenSaturationRecord", "", "oxygen_saturation"),
     r("RespiratoryRateRecord", "", "respiratory_rate"),
     r("BloodGlucoseRecord", "", "blood_glucose"),
@@ -64,7 +68,11 @@ pub const RECORDS: &[Record] = &[
     r("HydrationRecord", "", "hydration"),
     r("NutritionRecord", "energy", "dietary_energy"),
     r("NutritionRecord", "protein", "dietary_protein"),
-    r("NutritionRecord", "totalCarbohydrate", "dietary_carbohydrates"),
+    r(
+        "NutritionRecord",
+        "totalCarbohydrate",
+        "dietary_carbohydrates",
+    ),
     r("NutritionRecord", "totalFat", "dietary_fat_total"),
     r("NutritionRecord", "sugar", "dietary_sugar"),
     r("NutritionRecord", "dietaryFiber", "dietary_fiber"),
@@ -133,15 +141,20 @@ const UNITS: &[(&str, &str)] = &[
 /// The owl unit of a Health Connect unit name; owl's own spellings (`kg`, `bpm`) pass through.
 /// `None` when neither knows it.
 pub fn unit(hc_unit: &str) -> Option<&'static str> {
-    let name = hc_unit.strip_prefix("in").filter(|rest| {
-        rest.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-    });
+    let name = hc_unit
+        .strip_prefix("in")
+        .filter(|rest| rest.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
     let name = name.unwrap_or(hc_unit);
     UNITS
         .iter()
         .find(|(hc, _)| hc.eq_ignore_ascii_case(name))
         .map(|(_, owl)| *owl)
-        .or_else(|| UNITS.iter().find(|(_, owl)| *owl == hc_unit).map(|(_, o)| *o))
+        .or_else(|| {
+            UNITS
+                .iter()
+                .find(|(_, owl)| *owl == hc_unit)
+                .map(|(_, o)| *o)
+        })
 }
 
 /// SleepSessionRecord stages: name, value, owl stage. Out of bed and awake in bed are awake;
@@ -255,17 +268,23 @@ mod tests {
         for r in RECORDS {
             assert!(series_type(r.series_type).is_some(), "{r:?}");
         }
-        let types: std::collections::BTreeSet<&str> = RECORDS.iter().map(|r| r.record_type).collect();
+        let types: std::collections::BTreeSet<&str> =
+            RECORDS.iter().map(|r| r.record_type).collect();
         // Plus the two event records.
         assert!(types.len() + 2 >= 27, "{} record types", types.len() + 2);
     }
 
     #[test]
     fn records_are_found_with_or_without_the_suffix_and_by_field() {
-        assert_eq!(record("HeartRateRecord", "").unwrap().series_type, "heart_rate");
+        assert_eq!(
+            record("HeartRateRecord", "").unwrap().series_type,
+            "heart_rate"
+        );
         assert_eq!(record("Steps", "").unwrap().series_type, "steps");
         assert_eq!(
-            record("BloodPressureRecord", "diastolic").unwrap().series_type,
+            record("BloodPressureRecord", "diastolic")
+                .unwrap()
+                .series_type,
             "blood_pressure_diastolic"
         );
         assert!(record("BloodPressureRecord", "").is_none());
@@ -281,7 +300,13 @@ mod tests {
             ("DistanceRecord", "", "kilometers", 1.5, 1500.0),
             ("HydrationRecord", "", "liters", 0.25, 250.0),
             ("BloodGlucoseRecord", "", "millimolesPerLiter", 5.0, 90.078),
-            ("BasalMetabolicRateRecord", "", "kilocaloriesPerDay", 1700.0, 1700.0),
+            (
+                "BasalMetabolicRateRecord",
+                "",
+                "kilocaloriesPerDay",
+                1700.0,
+                1700.0,
+            ),
             ("BasalMetabolicRateRecord", "", "watts", 100.0, 2065.01),
             ("HeartRateRecord", "", "bpm", 61.0, 61.0),
         ];
@@ -291,7 +316,10 @@ mod tests {
             let converted = to_canonical(owl, series.unit)
                 .unwrap_or_else(|| panic!("{owl} to {}", series.unit))
                 .apply(value);
-            assert!((converted - expected).abs() < 0.01, "{record_type}: {converted}");
+            assert!(
+                (converted - expected).abs() < 0.01,
+                "{record_type}: {converted}"
+            );
         }
         assert!(unit("furlongs").is_none());
     }

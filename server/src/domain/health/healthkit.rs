@@ -59,96 +59,374 @@ const P: &str = "HKQuantityTypeIdentifier";
 /// HKTypeIdentifiers.h (iOS 18), grouped as Apple groups them.
 pub const QUANTITIES: &[Quantity] = &[
     // Body measurements.
-    q("HKQuantityTypeIdentifierAppleSleepingWristTemperature", "skin_temperature", "degC"),
-    q("HKQuantityTypeIdentifierBodyFatPercentage", "body_fat_percentage", "%"),
+    q(
+        "HKQuantityTypeIdentifierAppleSleepingWristTemperature",
+        "skin_temperature",
+        "degC",
+    ),
+    q(
+        "HKQuantityTypeIdentifierBodyFatPercentage",
+        "body_fat_percentage",
+        "%",
+    ),
     q("HKQuantityTypeIdentifierBodyMass", "weight", "kg"),
-    fixed("HKQuantityTypeIdentifierBodyMassIndex", "body_mass_index", "count", "kg/m2"),
-    fixed("HKQuantityTypeIdentifierElectrodermalActivity", "electrodermal_activity", "S", "count"),
+    fixed(
+        "HKQuantityTypeIdentifierBodyMassIndex",
+        "body_mass_index",
+        "count",
+        "kg/m2",
+    ),
+    fixed(
+        "HKQuantityTypeIdentifierElectrodermalActivity",
+        "electrodermal_activity",
+        "S",
+        "count",
+    ),
     q("HKQuantityTypeIdentifierHeight", "height", "m"),
-    q("HKQuantityTypeIdentifierLeanBodyMass", "lean_body_mass", "kg"),
-    q("HKQuantityTypeIdentifierWaistCircumference", "waist_circumference", "m"),
+    q(
+        "HKQuantityTypeIdentifierLeanBodyMass",
+        "lean_body_mass",
+        "kg",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWaistCircumference",
+        "waist_circumference",
+        "m",
+    ),
     // Fitness.
-    q("HKQuantityTypeIdentifierActiveEnergyBurned", "energy", "kcal"),
-    q("HKQuantityTypeIdentifierAppleExerciseTime", "exercise_time", "min"),
-    q("HKQuantityTypeIdentifierAppleMoveTime", "active_time", "min"),
-    q("HKQuantityTypeIdentifierAppleStandTime", "stand_time", "min"),
-    q("HKQuantityTypeIdentifierBasalEnergyBurned", "basal_energy", "kcal"),
-    q("HKQuantityTypeIdentifierCrossCountrySkiingSpeed", "speed", "m/s"),
-    q("HKQuantityTypeIdentifierCyclingCadence", "cadence", "count/min"),
+    q(
+        "HKQuantityTypeIdentifierActiveEnergyBurned",
+        "energy",
+        "kcal",
+    ),
+    q(
+        "HKQuantityTypeIdentifierAppleExerciseTime",
+        "exercise_time",
+        "min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierAppleMoveTime",
+        "active_time",
+        "min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierAppleStandTime",
+        "stand_time",
+        "min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierBasalEnergyBurned",
+        "basal_energy",
+        "kcal",
+    ),
+    q(
+        "HKQuantityTypeIdentifierCrossCountrySkiingSpeed",
+        "speed",
+        "m/s",
+    ),
+    q(
+        "HKQuantityTypeIdentifierCyclingCadence",
+        "cadence",
+        "count/min",
+    ),
     q("HKQuantityTypeIdentifierCyclingPower", "power", "W"),
     q("HKQuantityTypeIdentifierCyclingSpeed", "speed", "m/s"),
-    q("HKQuantityTypeIdentifierDistanceCrossCountrySkiing", "distance_other", "m"),
-    q("HKQuantityTypeIdentifierDistanceCycling", "distance_cycling", "m"),
-    q("HKQuantityTypeIdentifierDistanceDownhillSnowSports", "distance_downhill_snow_sports", "m"),
-    q("HKQuantityTypeIdentifierDistancePaddleSports", "distance_other", "m"),
-    q("HKQuantityTypeIdentifierDistanceRowing", "distance_other", "m"),
-    q("HKQuantityTypeIdentifierDistanceSkatingSports", "distance_other", "m"),
-    q("HKQuantityTypeIdentifierDistanceSwimming", "distance_swimming", "m"),
-    q("HKQuantityTypeIdentifierDistanceWalkingRunning", "distance_walking_running", "m"),
-    q("HKQuantityTypeIdentifierDistanceWheelchair", "distance_other", "m"),
-    q("HKQuantityTypeIdentifierEstimatedWorkoutEffortScore", "estimated_workout_effort_score", "appleEffortScore"),
-    q("HKQuantityTypeIdentifierFlightsClimbed", "flights_climbed", "count"),
+    q(
+        "HKQuantityTypeIdentifierDistanceCrossCountrySkiing",
+        "distance_other",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceCycling",
+        "distance_cycling",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceDownhillSnowSports",
+        "distance_downhill_snow_sports",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistancePaddleSports",
+        "distance_other",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceRowing",
+        "distance_other",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceSkatingSports",
+        "distance_other",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceSwimming",
+        "distance_swimming",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceWalkingRunning",
+        "distance_walking_running",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierDistanceWheelchair",
+        "distance_other",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierEstimatedWorkoutEffortScore",
+        "estimated_workout_effort_score",
+        "appleEffortScore",
+    ),
+    q(
+        "HKQuantityTypeIdentifierFlightsClimbed",
+        "flights_climbed",
+        "count",
+    ),
     q("HKQuantityTypeIdentifierNikeFuel", "nike_fuel", "count"),
     q("HKQuantityTypeIdentifierPaddleSportsSpeed", "speed", "m/s"),
-    fixed("HKQuantityTypeIdentifierPhysicalEffort", "physical_effort", "kcal/hr·kg", "score"),
+    fixed(
+        "HKQuantityTypeIdentifierPhysicalEffort",
+        "physical_effort",
+        "kcal/hr·kg",
+        "score",
+    ),
     q("HKQuantityTypeIdentifierPushCount", "push_count", "count"),
     q("HKQuantityTypeIdentifierRowingSpeed", "speed", "m/s"),
     q("HKQuantityTypeIdentifierRunningPower", "running_power", "W"),
-    q("HKQuantityTypeIdentifierRunningSpeed", "running_speed", "m/s"),
+    q(
+        "HKQuantityTypeIdentifierRunningSpeed",
+        "running_speed",
+        "m/s",
+    ),
     q("HKQuantityTypeIdentifierStepCount", "steps", "count"),
-    q("HKQuantityTypeIdentifierSwimmingStrokeCount", "swimming_stroke_count", "count"),
-    q("HKQuantityTypeIdentifierUnderwaterDepth", "underwater_depth", "m"),
-    q("HKQuantityTypeIdentifierWorkoutEffortScore", "workout_effort_score", "appleEffortScore"),
+    q(
+        "HKQuantityTypeIdentifierSwimmingStrokeCount",
+        "swimming_stroke_count",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierUnderwaterDepth",
+        "underwater_depth",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWorkoutEffortScore",
+        "workout_effort_score",
+        "appleEffortScore",
+    ),
     // Hearing health.
-    q("HKQuantityTypeIdentifierEnvironmentalAudioExposure", "environmental_audio_exposure", "dBASPL"),
-    q("HKQuantityTypeIdentifierEnvironmentalSoundReduction", "environmental_sound_reduction", "dBASPL"),
-    q("HKQuantityTypeIdentifierHeadphoneAudioExposure", "headphone_audio_exposure", "dBASPL"),
+    q(
+        "HKQuantityTypeIdentifierEnvironmentalAudioExposure",
+        "environmental_audio_exposure",
+        "dBASPL",
+    ),
+    q(
+        "HKQuantityTypeIdentifierEnvironmentalSoundReduction",
+        "environmental_sound_reduction",
+        "dBASPL",
+    ),
+    q(
+        "HKQuantityTypeIdentifierHeadphoneAudioExposure",
+        "headphone_audio_exposure",
+        "dBASPL",
+    ),
     // Heart.
-    fixed("HKQuantityTypeIdentifierAtrialFibrillationBurden", "atrial_fibrillation_burden", "%", "count"),
-    q("HKQuantityTypeIdentifierHeartRate", "heart_rate", "count/min"),
-    q("HKQuantityTypeIdentifierHeartRateRecoveryOneMinute", "heart_rate_recovery_one_minute", "count/min"),
-    q("HKQuantityTypeIdentifierHeartRateVariabilitySDNN", "heart_rate_variability_sdnn", "ms"),
-    fixed("HKQuantityTypeIdentifierPeripheralPerfusionIndex", "peripheral_perfusion_index", "%", "score"),
-    q("HKQuantityTypeIdentifierRestingHeartRate", "resting_heart_rate", "count/min"),
+    fixed(
+        "HKQuantityTypeIdentifierAtrialFibrillationBurden",
+        "atrial_fibrillation_burden",
+        "%",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierHeartRate",
+        "heart_rate",
+        "count/min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierHeartRateRecoveryOneMinute",
+        "heart_rate_recovery_one_minute",
+        "count/min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierHeartRateVariabilitySDNN",
+        "heart_rate_variability_sdnn",
+        "ms",
+    ),
+    fixed(
+        "HKQuantityTypeIdentifierPeripheralPerfusionIndex",
+        "peripheral_perfusion_index",
+        "%",
+        "score",
+    ),
+    q(
+        "HKQuantityTypeIdentifierRestingHeartRate",
+        "resting_heart_rate",
+        "count/min",
+    ),
     q("HKQuantityTypeIdentifierVO2Max", "vo2_max", "mL/min·kg"),
-    q("HKQuantityTypeIdentifierWalkingHeartRateAverage", "walking_heart_rate_average", "count/min"),
+    q(
+        "HKQuantityTypeIdentifierWalkingHeartRateAverage",
+        "walking_heart_rate_average",
+        "count/min",
+    ),
     // Mobility.
-    q("HKQuantityTypeIdentifierAppleWalkingSteadiness", "walking_steadiness", "%"),
-    q("HKQuantityTypeIdentifierRunningGroundContactTime", "running_ground_contact_time", "ms"),
-    q("HKQuantityTypeIdentifierRunningStrideLength", "running_stride_length", "m"),
-    q("HKQuantityTypeIdentifierRunningVerticalOscillation", "running_vertical_oscillation", "cm"),
-    q("HKQuantityTypeIdentifierSixMinuteWalkTestDistance", "six_minute_walk_test_distance", "m"),
-    q("HKQuantityTypeIdentifierStairAscentSpeed", "stair_ascent_speed", "m/s"),
-    q("HKQuantityTypeIdentifierStairDescentSpeed", "stair_descent_speed", "m/s"),
-    q("HKQuantityTypeIdentifierWalkingAsymmetryPercentage", "walking_asymmetry_percentage", "%"),
-    q("HKQuantityTypeIdentifierWalkingDoubleSupportPercentage", "walking_double_support_percentage", "%"),
-    q("HKQuantityTypeIdentifierWalkingSpeed", "walking_speed", "km/hr"),
-    q("HKQuantityTypeIdentifierWalkingStepLength", "walking_step_length", "cm"),
+    q(
+        "HKQuantityTypeIdentifierAppleWalkingSteadiness",
+        "walking_steadiness",
+        "%",
+    ),
+    q(
+        "HKQuantityTypeIdentifierRunningGroundContactTime",
+        "running_ground_contact_time",
+        "ms",
+    ),
+    q(
+        "HKQuantityTypeIdentifierRunningStrideLength",
+        "running_stride_length",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierRunningVerticalOscillation",
+        "running_vertical_oscillation",
+        "cm",
+    ),
+    q(
+        "HKQuantityTypeIdentifierSixMinuteWalkTestDistance",
+        "six_minute_walk_test_distance",
+        "m",
+    ),
+    q(
+        "HKQuantityTypeIdentifierStairAscentSpeed",
+        "stair_ascent_speed",
+        "m/s",
+    ),
+    q(
+        "HKQuantityTypeIdentifierStairDescentSpeed",
+        "stair_descent_speed",
+        "m/s",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWalkingAsymmetryPercentage",
+        "walking_asymmetry_percentage",
+        "%",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWalkingDoubleSupportPercentage",
+        "walking_double_support_percentage",
+        "%",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWalkingSpeed",
+        "walking_speed",
+        "km/hr",
+    ),
+    q(
+        "HKQuantityTypeIdentifierWalkingStepLength",
+        "walking_step_length",
+        "cm",
+    ),
     // Nutrition.
     q("HKQuantityTypeIdentifierDietaryWater", "hydration", "mL"),
     // Other.
-    q("HKQuantityTypeIdentifierBloodAlcoholContent", "blood_alcohol_content", "%"),
-    q("HKQuantityTypeIdentifierBloodPressureDiastolic", "blood_pressure_diastolic", "mmHg"),
-    q("HKQuantityTypeIdentifierBloodPressureSystolic", "blood_pressure_systolic", "mmHg"),
-    fixed("HKQuantityTypeIdentifierInsulinDelivery", "insulin_delivery", "IU", "count"),
-    q("HKQuantityTypeIdentifierNumberOfAlcoholicBeverages", "number_of_alcoholic_beverages", "count"),
-    q("HKQuantityTypeIdentifierNumberOfTimesFallen", "number_of_times_fallen", "count"),
-    q("HKQuantityTypeIdentifierTimeInDaylight", "time_in_daylight", "min"),
+    q(
+        "HKQuantityTypeIdentifierBloodAlcoholContent",
+        "blood_alcohol_content",
+        "%",
+    ),
+    q(
+        "HKQuantityTypeIdentifierBloodPressureDiastolic",
+        "blood_pressure_diastolic",
+        "mmHg",
+    ),
+    q(
+        "HKQuantityTypeIdentifierBloodPressureSystolic",
+        "blood_pressure_systolic",
+        "mmHg",
+    ),
+    fixed(
+        "HKQuantityTypeIdentifierInsulinDelivery",
+        "insulin_delivery",
+        "IU",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierNumberOfAlcoholicBeverages",
+        "number_of_alcoholic_beverages",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierNumberOfTimesFallen",
+        "number_of_times_fallen",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierTimeInDaylight",
+        "time_in_daylight",
+        "min",
+    ),
     q("HKQuantityTypeIdentifierUVExposure", "uv_exposure", "count"),
-    q("HKQuantityTypeIdentifierWaterTemperature", "water_temperature", "degC"),
+    q(
+        "HKQuantityTypeIdentifierWaterTemperature",
+        "water_temperature",
+        "degC",
+    ),
     // Reproductive health.
-    q("HKQuantityTypeIdentifierBasalBodyTemperature", "body_temperature", "degC"),
+    q(
+        "HKQuantityTypeIdentifierBasalBodyTemperature",
+        "body_temperature",
+        "degC",
+    ),
     // Respiratory.
-    q("HKQuantityTypeIdentifierAppleSleepingBreathingDisturbances", "sleeping_breathing_disturbances", "count"),
-    q("HKQuantityTypeIdentifierForcedExpiratoryVolume1", "forced_expiratory_volume_1", "L"),
-    q("HKQuantityTypeIdentifierForcedVitalCapacity", "forced_vital_capacity", "L"),
-    q("HKQuantityTypeIdentifierInhalerUsage", "inhaler_usage", "count"),
-    q("HKQuantityTypeIdentifierOxygenSaturation", "oxygen_saturation", "%"),
-    q("HKQuantityTypeIdentifierPeakExpiratoryFlowRate", "peak_expiratory_flow_rate", "L/min"),
-    q("HKQuantityTypeIdentifierRespiratoryRate", "respiratory_rate", "count/min"),
+    q(
+        "HKQuantityTypeIdentifierAppleSleepingBreathingDisturbances",
+        "sleeping_breathing_disturbances",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierForcedExpiratoryVolume1",
+        "forced_expiratory_volume_1",
+        "L",
+    ),
+    q(
+        "HKQuantityTypeIdentifierForcedVitalCapacity",
+        "forced_vital_capacity",
+        "L",
+    ),
+    q(
+        "HKQuantityTypeIdentifierInhalerUsage",
+        "inhaler_usage",
+        "count",
+    ),
+    q(
+        "HKQuantityTypeIdentifierOxygenSaturation",
+        "oxygen_saturation",
+        "%",
+    ),
+    q(
+        "HKQuantityTypeIdentifierPeakExpiratoryFlowRate",
+        "peak_expiratory_flow_rate",
+        "L/min",
+    ),
+    q(
+        "HKQuantityTypeIdentifierRespiratoryRate",
+        "respiratory_rate",
+        "count/min",
+    ),
     // Vital signs.
-    q("HKQuantityTypeIdentifierBloodGlucose", "blood_glucose", "mg/dL"),
-    q("HKQuantityTypeIdentifierBodyTemperature", "body_temperature", "degC"),
+    q(
+        "HKQuantityTypeIdentifierBloodGlucose",
+        "blood_glucose",
+        "mg/dL",
+    ),
+    q(
+        "HKQuantityTypeIdentifierBodyTemperature",
+        "body_temperature",
+        "degC",
+    ),
 ];
 
 /// The quantity type `identifier` (full `HKQuantityTypeIdentifier…` name, or the name without
@@ -396,7 +674,10 @@ mod tests {
         assert_eq!(quantity("StepCount").map(|q| q.series_type), Some("steps"));
         assert!(quantity("HKQuantityTypeIdentifierDietaryBiotin").is_none());
         assert!(quantity("HKQuantityTypeIdentifierHeartRateX").is_none());
-        assert_eq!(workout_type("HKWorkoutActivityTypeRunning"), Some("running"));
+        assert_eq!(
+            workout_type("HKWorkoutActivityTypeRunning"),
+            Some("running")
+        );
         assert_eq!(workout_type("Yoga"), Some("yoga"));
         assert_eq!(workout_type("HKWorkoutActivityTypeFoo"), None);
         assert_eq!(
@@ -411,10 +692,14 @@ mod tests {
     fn units_convert_with_healthkit_semantics() {
         let spo2 = to_canonical(unit("%").unwrap(), "%").unwrap().apply(0.97);
         assert!((spo2 - 97.0).abs() < 1e-9);
-        let hr = to_canonical(unit("count/s").unwrap(), "bpm").unwrap().apply(1.2);
+        let hr = to_canonical(unit("count/s").unwrap(), "bpm")
+            .unwrap()
+            .apply(1.2);
         assert!((hr - 72.0).abs() < 1e-9);
         assert_eq!(unit("mmol<180.15588000005408>/L"), Some("mmol/L"));
-        let speed = to_canonical(unit("km/hr").unwrap(), "m/s").unwrap().apply(3.6);
+        let speed = to_canonical(unit("km/hr").unwrap(), "m/s")
+            .unwrap()
+            .apply(3.6);
         assert!((speed - 1.0).abs() < 1e-9);
         assert_eq!(unit("furlong/fortnight"), None);
     }
@@ -424,10 +709,20 @@ mod tests {
         for (hk, owl) in WORKOUTS {
             assert!(is_workout_type(owl), "{hk} → {owl}");
         }
-        for v in ["InBed", "Asleep", "AsleepUnspecified", "Awake", "AsleepCore", "AsleepDeep", "AsleepREM"] {
+        for v in [
+            "InBed",
+            "Asleep",
+            "AsleepUnspecified",
+            "Awake",
+            "AsleepCore",
+            "AsleepDeep",
+            "AsleepREM",
+        ] {
             let stage = sleep_stage(v).unwrap();
             assert!(SLEEP_STAGES.contains(&stage));
         }
-        assert!(is_workout_type(category_workout("HKCategoryTypeIdentifierMindfulSession").unwrap()));
+        assert!(is_workout_type(
+            category_workout("HKCategoryTypeIdentifierMindfulSession").unwrap()
+        ));
     }
 }

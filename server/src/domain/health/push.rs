@@ -240,12 +240,24 @@ struct Mapping {
 struct Rejections(Vec<Rejected>);
 
 impl Rejections {
-    fn add(&mut self, kind: RecordKind, index: usize, record_id: &str, field: &str, reason: RejectReason, description: impl Into<String>) {
+    fn add(
+        &mut self,
+        kind: RecordKind,
+        index: usize,
+        record_id: &str,
+        field: &str,
+        reason: RejectReason,
+        description: impl Into<String>,
+    ) {
         self.0.push(Rejected {
             kind,
             index,
             record_id: record_id.chars().take(MAX_RECORD_ID).collect(),
-            field: format!("{}[{index}]{}{field}", kind.list(), if field.is_empty() { "" } else { "." }),
+            field: format!(
+                "{}[{index}]{}{field}",
+                kind.list(),
+                if field.is_empty() { "" } else { "." }
+            ),
             reason,
             description: description.into(),
         });
@@ -253,12 +265,24 @@ impl Rejections {
 }
 
 /// The series type and conversion of a sample's (type, field, unit), or why there is none.
-fn map_sample(platform: Platform, kind: &str, field: &str, unit: &str) -> std::result::Result<Mapping, (RejectReason, &'static str, String)> {
+fn map_sample(
+    platform: Platform,
+    kind: &str,
+    field: &str,
+    unit: &str,
+) -> std::result::Result<Mapping, (RejectReason, &'static str, String)> {
     let (code, owl_unit) = match platform {
         Platform::HealthKit => {
-            let q = healthkit::quantity(kind)
-                .ok_or((RejectReason::UnknownType, "type", format!("unknown healthkit quantity type {kind:?}")))?;
-            let owl = if unit.is_empty() { Some("") } else { q.owl_unit(unit) };
+            let q = healthkit::quantity(kind).ok_or((
+                RejectReason::UnknownType,
+                "type",
+                format!("unknown healthkit quantity type {kind:?}"),
+            ))?;
+            let owl = if unit.is_empty() {
+                Some("")
+            } else {
+                q.owl_unit(unit)
+            };
             (q.series_type, owl)
         }
         Platform::HealthConnect => {
@@ -267,14 +291,24 @@ fn map_sample(platform: Platform, kind: &str, field: &str, unit: &str) -> std::r
                 "type",
                 format!("unknown health connect record type {kind:?} (field {field:?})"),
             ))?;
-            let owl = if unit.is_empty() { Some("") } else { health_connect::unit(unit) };
+            let owl = if unit.is_empty() {
+                Some("")
+            } else {
+                health_connect::unit(unit)
+            };
             (r.series_type, owl)
         }
     };
-    let series = series_type(code).ok_or((RejectReason::UnknownType, "type", format!("{code} is not catalogued")))?;
-    let conversion = owl_unit
-        .and_then(|u| to_canonical(u, series.unit))
-        .ok_or((RejectReason::UnknownUnit, "unit", format!("{unit:?} does not convert to {}", series.unit)))?;
+    let series = series_type(code).ok_or((
+        RejectReason::UnknownType,
+        "type",
+        format!("{code} is not catalogued"),
+    ))?;
+    let conversion = owl_unit.and_then(|u| to_canonical(u, series.unit)).ok_or((
+        RejectReason::UnknownUnit,
+        "unit",
+        format!("{unit:?} does not convert to {}", series.unit),
+    ))?;
     Ok(Mapping { series, conversion })
 }
 
@@ -287,7 +321,13 @@ struct Checked {
 }
 
 /// Checks every record of `batch`; valid ones are grouped by source for writing.
-fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule, rejected: &mut Rejections) -> Checked {
+fn check(
+    batch: PushBatch,
+    platform: Platform,
+    now_ms: i64,
+    offsets: &OffsetRule,
+    rejected: &mut Rejections,
+) -> Checked {
     let mut out = Checked::default();
     let mut sources: HashMap<PushSource, Option<SourceKey>> = HashMap::new();
     let mut source_of = |s: Option<PushSource>, default: &PushSource| -> Option<SourceKey> {
@@ -307,10 +347,22 @@ fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule
     let default_source = batch.source.clone();
     for (i, s) in batch.samples.into_iter().enumerate() {
         let reject = |rejected: &mut Rejections, field: &str, reason, description: &str| {
-            rejected.add(RecordKind::Sample, i, &s.record_id, field, reason, description)
+            rejected.add(
+                RecordKind::Sample,
+                i,
+                &s.record_id,
+                field,
+                reason,
+                description,
+            )
         };
         if s.record_id.chars().count() > MAX_RECORD_ID {
-            reject(rejected, "record_id", RejectReason::InvalidSource, "must be at most 128 characters");
+            reject(
+                rejected,
+                "record_id",
+                RejectReason::InvalidSource,
+                "must be at most 128 characters",
+            );
             continue;
         }
         let mapping = match mappings.get(&(s.kind.clone(), s.field.clone(), s.unit.clone())) {
@@ -327,7 +379,12 @@ fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule
             },
         };
         let Some(start) = s.start else {
-            reject(rejected, "start_time", RejectReason::InvalidTime, "is required");
+            reject(
+                rejected,
+                "start_time",
+                RejectReason::InvalidTime,
+                "is required",
+            );
             continue;
         };
         if let Some(problem) = time_problem(start, now_ms) {
@@ -337,7 +394,12 @@ fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule
         if let Some(end) = s.end
             && (end < start || end > now_ms + DAY_MS)
         {
-            reject(rejected, "end_time", RejectReason::InvalidTime, "must not be before start_time or more than a day in the future");
+            reject(
+                rejected,
+                "end_time",
+                RejectReason::InvalidTime,
+                "must not be before start_time or more than a day in the future",
+            );
             continue;
         }
         let converted = mapping.conversion.apply(s.value);
@@ -347,73 +409,132 @@ fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule
             continue;
         }
         if !plausible(mapping.series, converted) {
-            let description = format!("{converted} {} is not a plausible {}", mapping.series.unit, mapping.series.code);
+            let description = format!(
+                "{converted} {} is not a plausible {}",
+                mapping.series.unit, mapping.series.code
+            );
             reject(rejected, "value", RejectReason::InvalidValue, &description);
             continue;
         }
         let zone_offset = match s.zone_offset {
             Some(o) if !offset_ok(o) => {
-                reject(rejected, "zone_offset", RejectReason::InvalidZoneOffset, "must be within ±18 hours (seconds)");
+                reject(
+                    rejected,
+                    "zone_offset",
+                    RejectReason::InvalidZoneOffset,
+                    "must be within ±18 hours (seconds)",
+                );
                 continue;
             }
             Some(o) => o,
             None => offsets.at(start),
         };
         let Some(source) = source_of(s.source, &default_source) else {
-            reject(rejected, "source", RejectReason::InvalidSource, "app and device fields must be at most 255 characters");
+            reject(
+                rejected,
+                "source",
+                RejectReason::InvalidSource,
+                "app and device fields must be at most 255 characters",
+            );
             continue;
         };
         out.series
             .entry((source, mapping.series.id))
             .or_default()
-            .push(Sample { time: start, value: converted, zone_offset });
+            .push(Sample {
+                time: start,
+                value: converted,
+                zone_offset,
+            });
     }
     for (i, w) in batch.workouts.into_iter().enumerate() {
         let reject = |rejected: &mut Rejections, field: &str, reason, description: &str| {
-            rejected.add(RecordKind::Workout, i, &w.record_id, field, reason, description)
+            rejected.add(
+                RecordKind::Workout,
+                i,
+                &w.record_id,
+                field,
+                reason,
+                description,
+            )
         };
         let workout_type = match platform {
             Platform::HealthKit => healthkit::workout_type(&w.activity_type),
             Platform::HealthConnect => health_connect::exercise_type(&w.activity_type),
         };
         let Some(workout_type) = workout_type else {
-            reject(rejected, "activity_type", RejectReason::UnknownType, &format!("unknown activity type {:?}", w.activity_type));
+            reject(
+                rejected,
+                "activity_type",
+                RejectReason::UnknownType,
+                &format!("unknown activity type {:?}", w.activity_type),
+            );
             continue;
         };
         let (Some(start), Some(end)) = (w.start, w.end) else {
-            reject(rejected, "start_time", RejectReason::InvalidTime, "start_time and end_time are required");
+            reject(
+                rejected,
+                "start_time",
+                RejectReason::InvalidTime,
+                "start_time and end_time are required",
+            );
             continue;
         };
         let event = NewEvent {
             start,
             end,
             zone_offset: w.zone_offset.unwrap_or_else(|| offsets.at(start)),
-            body: EventBody::Workout { workout_type: workout_type.to_owned(), details: w.details },
+            body: EventBody::Workout {
+                workout_type: workout_type.to_owned(),
+                details: w.details,
+            },
         };
         if let Some((field, reason, description)) = event_problem(&event, now_ms) {
             reject(rejected, &field, reason, &description);
             continue;
         }
         let Some(source) = source_of(w.source, &default_source) else {
-            reject(rejected, "source", RejectReason::InvalidSource, "app and device fields must be at most 255 characters");
+            reject(
+                rejected,
+                "source",
+                RejectReason::InvalidSource,
+                "app and device fields must be at most 255 characters",
+            );
             continue;
         };
         out.workouts.entry(source).or_default().push(event);
     }
     for (i, g) in batch.segments.into_iter().enumerate() {
         let reject = |rejected: &mut Rejections, field: &str, reason, description: &str| {
-            rejected.add(RecordKind::SleepSegment, i, &g.record_id, field, reason, description)
+            rejected.add(
+                RecordKind::SleepSegment,
+                i,
+                &g.record_id,
+                field,
+                reason,
+                description,
+            )
         };
         let stage = match platform {
             Platform::HealthKit => healthkit::sleep_stage(&g.stage),
             Platform::HealthConnect => health_connect::sleep_stage(&g.stage),
         };
         let Some(stage) = stage else {
-            reject(rejected, "stage", RejectReason::UnknownType, &format!("unknown sleep stage {:?}", g.stage));
+            reject(
+                rejected,
+                "stage",
+                RejectReason::UnknownType,
+                &format!("unknown sleep stage {:?}", g.stage),
+            );
             continue;
         };
         let (Some(start), Some(end)) = (g.start, g.end) else {
-            reject(rejected, "start_time", RejectReason::InvalidTime, "start_time and end_time are required");
+            reject(
+                rejected,
+                "start_time",
+                RejectReason::InvalidTime,
+                "start_time and end_time are required",
+            );
             continue;
         };
         let zone_offset = g.zone_offset.unwrap_or_else(|| offsets.at(start));
@@ -428,10 +549,20 @@ fn check(batch: PushBatch, platform: Platform, now_ms: i64, offsets: &OffsetRule
             continue;
         }
         let Some(source) = source_of(g.source, &default_source) else {
-            reject(rejected, "source", RejectReason::InvalidSource, "app and device fields must be at most 255 characters");
+            reject(
+                rejected,
+                "source",
+                RejectReason::InvalidSource,
+                "app and device fields must be at most 255 characters",
+            );
             continue;
         };
-        out.phases.entry(source).or_default().push(SleepPhase { start, end, stage: stage.to_owned(), zone_offset });
+        out.phases.entry(source).or_default().push(SleepPhase {
+            start,
+            end,
+            stage: stage.to_owned(),
+            zone_offset,
+        });
     }
     out
 }
@@ -445,7 +576,11 @@ fn event_problem(event: &NewEvent, now_ms: i64) -> Option<(String, RejectReason,
         Err(Error::InvalidArgument(violations)) => violations.into_iter().next()?,
         Err(_) => return None,
     };
-    let field = first.field.strip_prefix("e[0].").unwrap_or(&first.field).to_owned();
+    let field = first
+        .field
+        .strip_prefix("e[0].")
+        .unwrap_or(&first.field)
+        .to_owned();
     let reason = match field.as_str() {
         "start_time" | "end_time" => RejectReason::InvalidTime,
         "zone_offset" => RejectReason::InvalidZoneOffset,
@@ -462,16 +597,40 @@ impl Push<'_> {
     /// Checks the request as a whole: a platform, sizes within limits.
     fn check_batch(batch: &PushBatch, field: &str) -> Result<Platform> {
         let mut v = Violations::new();
-        v.check(batch.platform.is_some(), &format!("{field}.platform"), "must be HEALTHKIT or HEALTH_CONNECT");
-        v.check(batch.samples.len() <= MAX_SAMPLES, &format!("{field}.samples"), "at most 100000 per batch");
-        v.check(batch.segments.len() <= MAX_SEGMENTS, &format!("{field}.sleep_segments"), "at most 10000 per batch");
-        v.check(batch.workouts.len() <= MAX_WORKOUTS, &format!("{field}.workouts"), "at most 1000 per batch");
+        v.check(
+            batch.platform.is_some(),
+            &format!("{field}.platform"),
+            "must be HEALTHKIT or HEALTH_CONNECT",
+        );
+        v.check(
+            batch.samples.len() <= MAX_SAMPLES,
+            &format!("{field}.samples"),
+            "at most 100000 per batch",
+        );
+        v.check(
+            batch.segments.len() <= MAX_SEGMENTS,
+            &format!("{field}.sleep_segments"),
+            "at most 10000 per batch",
+        );
+        v.check(
+            batch.workouts.len() <= MAX_WORKOUTS,
+            &format!("{field}.workouts"),
+            "at most 1000 per batch",
+        );
         v.finish()?;
-        batch.platform.ok_or_else(|| Error::invalid(field, "platform is required"))
+        batch
+            .platform
+            .ok_or_else(|| Error::invalid(field, "platform is required"))
     }
 
     /// Stores one batch for `user_id`; `field` names the batch in request-level violations.
-    pub async fn push(&self, caller: &Caller, user_id: Uuid, batch: PushBatch, field: &str) -> Result<PushResult> {
+    pub async fn push(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        batch: PushBatch,
+        field: &str,
+    ) -> Result<PushResult> {
         let platform = Self::check_batch(&batch, field)?;
         let user = Users(self.0).visible(caller, user_id).await?;
         let offsets = Samples(self.0).offsets(&user).await?;
@@ -489,14 +648,24 @@ impl Push<'_> {
                 samples.dedup_by_key(|s| s.time);
                 samples.reverse();
                 result.duplicates += (before - samples.len()) as u64;
-                let stats = writer.write(&SeriesBatch { source, series_type_id, samples }).await?;
+                let stats = writer
+                    .write(&SeriesBatch {
+                        source,
+                        series_type_id,
+                        samples,
+                    })
+                    .await?;
                 result.accepted += stats.inserted + stats.updated;
                 result.duplicates += stats.skipped;
             }
             writer.commit().await?;
         }
         for (source, workouts) in checked.workouts {
-            let stats = self.0.events.write_events(user.id, &source, &workouts, self.0.clock.now()).await?;
+            let stats = self
+                .0
+                .events
+                .write_events(user.id, &source, &workouts, self.0.clock.now())
+                .await?;
             result.accepted += stats.inserted + stats.updated;
             result.duplicates += stats.skipped;
         }

@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::SourceKey;
-use super::events::{Category, Event, EventBody, EventQuery, NewEvent, SleepDetails, StageInterval};
+use super::events::{
+    Category, Event, EventBody, EventQuery, NewEvent, SleepDetails, StageInterval,
+};
 use crate::domain::Context;
 use crate::domain::error::Result;
 
@@ -134,7 +136,13 @@ impl Sleep<'_> {
     }
 
     /// The stored sleep sessions of `source_uid` that may touch [start, end) within the gap.
-    async fn stored_near(&self, user_id: Uuid, source_uid: Option<Uuid>, start: i64, end: i64) -> Result<Vec<Event>> {
+    async fn stored_near(
+        &self,
+        user_id: Uuid,
+        source_uid: Option<Uuid>,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<Event>> {
         let Some(source_uid) = source_uid else {
             return Ok(Vec::new());
         };
@@ -149,18 +157,27 @@ impl Sleep<'_> {
             limit: 1000,
         };
         let mut events = self.0.events.list_events(&query).await?;
-        events.retain(|e| e.source_uid == source_uid && e.start <= end + gap && e.end + gap >= start);
+        events
+            .retain(|e| e.source_uid == source_uid && e.start <= end + gap && e.end + gap >= start);
         Ok(events)
     }
 
     async fn source_uid(&self, user_id: Uuid, source: &SourceKey) -> Result<Option<Uuid>> {
         let sources = self.0.health.all_sources(user_id).await?;
-        Ok(sources.into_iter().find(|s| &s.key == source).map(|s| s.uid))
+        Ok(sources
+            .into_iter()
+            .find(|s| &s.key == source)
+            .map(|s| s.uid))
     }
 
     /// Buffers phases of one source; returns (new, duplicates): a phase already buffered, or
     /// already inside a stored session of the source with the same stage, is a duplicate.
-    pub async fn add(&self, user_id: Uuid, source: &SourceKey, phases: Vec<SleepPhase>) -> Result<(u64, u64)> {
+    pub async fn add(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+        phases: Vec<SleepPhase>,
+    ) -> Result<(u64, u64)> {
         let (Some(start), Some(end)) = (
             phases.iter().map(|p| p.start).min(),
             phases.iter().map(|p| p.end).max(),
@@ -214,7 +231,12 @@ impl Sleep<'_> {
 
     /// Writes the session of `phases` merged with the stored sessions near them; true when a
     /// session was written or changed.
-    async fn close(&self, user_id: Uuid, source: &SourceKey, phases: &[SleepPhase]) -> Result<bool> {
+    async fn close(
+        &self,
+        user_id: Uuid,
+        source: &SourceKey,
+        phases: &[SleepPhase],
+    ) -> Result<bool> {
         let start = phases.iter().map(|p| p.start).min().unwrap_or(0);
         let end = phases.iter().map(|p| p.end).max().unwrap_or(0);
         let uid = self.source_uid(user_id, source).await?;
@@ -224,14 +246,20 @@ impl Sleep<'_> {
             if let EventBody::Sleep(s) = &event.body {
                 all.extend(s.stages.iter().cloned());
                 if s.stages.is_empty() {
-                    all.push(StageInterval { stage: "asleep".into(), start: event.start, end: event.end });
+                    all.push(StageInterval {
+                        stage: "asleep".into(),
+                        start: event.start,
+                        end: event.end,
+                    });
                 }
             }
         }
         let offset = phases.first().map_or(0, |p| p.zone_offset);
         let mut merged = stages(all.clone());
         let mut replaced: Vec<&Event> = stored.iter().collect();
-        if merged.last().map(|s| s.end).unwrap_or(0) - merged.first().map(|s| s.start).unwrap_or(0) > DAY_MS {
+        if merged.last().map(|s| s.end).unwrap_or(0) - merged.first().map(|s| s.start).unwrap_or(0)
+            > DAY_MS
+        {
             // Too long to be one night: keep the stored sessions, write the phases alone.
             merged = stages(intervals(phases));
             replaced.clear();
@@ -242,7 +270,12 @@ impl Sleep<'_> {
         let stats = self
             .0
             .events
-            .write_events(user_id, source, std::slice::from_ref(&event), self.0.clock.now())
+            .write_events(
+                user_id,
+                source,
+                std::slice::from_ref(&event),
+                self.0.clock.now(),
+            )
             .await?;
         for old in replaced {
             if (old.start, old.end) != (event.start, event.end) {
@@ -261,7 +294,10 @@ impl Sleep<'_> {
         let mut seen = std::collections::HashSet::new();
         loop {
             let quiet = self.0.sleep.quiet(before, CLOSE_PAGE).await?;
-            let fresh: Vec<_> = quiet.into_iter().filter(|q| seen.insert(q.clone())).collect();
+            let fresh: Vec<_> = quiet
+                .into_iter()
+                .filter(|q| seen.insert(q.clone()))
+                .collect();
             if fresh.is_empty() {
                 return Ok(closed);
             }
@@ -277,13 +313,23 @@ mod tests {
     use super::*;
 
     fn p(stage: &str, start: i64, end: i64) -> SleepPhase {
-        SleepPhase { start, end, stage: stage.into(), zone_offset: 0 }
+        SleepPhase {
+            start,
+            end,
+            stage: stage.into(),
+            zone_offset: 0,
+        }
     }
 
     #[test]
     fn phases_split_into_sessions_at_pauses_longer_than_the_gap() {
         let groups = group(
-            vec![p("deep", 10, 20), p("light", 0, 10), p("rem", 25, 30), p("light", 200, 210)],
+            vec![
+                p("deep", 10, 20),
+                p("light", 0, 10),
+                p("rem", 25, 30),
+                p("light", 200, 210),
+            ],
             50,
         );
         assert_eq!(groups.len(), 2);
@@ -293,8 +339,17 @@ mod tests {
 
     #[test]
     fn stages_cut_overlaps_and_merge_touching_intervals_of_one_stage() {
-        let s = |stage: &str, start, end| StageInterval { stage: stage.into(), start, end };
-        let out = stages(vec![s("light", 0, 10), s("light", 10, 20), s("deep", 15, 30), s("deep", 15, 30)]);
+        let s = |stage: &str, start, end| StageInterval {
+            stage: stage.into(),
+            start,
+            end,
+        };
+        let out = stages(vec![
+            s("light", 0, 10),
+            s("light", 10, 20),
+            s("deep", 15, 30),
+            s("deep", 15, 30),
+        ]);
         assert_eq!(out, vec![s("light", 0, 20), s("deep", 20, 30)]);
         let event = session(out, 3600).unwrap();
         assert_eq!((event.start, event.end), (0, 30));
@@ -306,7 +361,11 @@ mod tests {
 
     #[test]
     fn awake_time_lowers_efficiency() {
-        let s = |stage: &str, start, end| StageInterval { stage: stage.into(), start, end };
+        let s = |stage: &str, start, end| StageInterval {
+            stage: stage.into(),
+            start,
+            end,
+        };
         let event = session(stages(vec![s("in_bed", 0, 10), s("deep", 10, 40)]), 0).unwrap();
         match event.body {
             EventBody::Sleep(d) => assert_eq!(d.efficiency_percent, Some(75.0)),

@@ -68,7 +68,11 @@ impl SleepBuffer for SeaStore {
                    WHERE user_id = ? AND source = ? ORDER BY start_at, end_at";
         let rows = self
             .db
-            .query_all_raw(stmt(backend, sql, vec![user_id.into(), source_json(source).into()]))
+            .query_all_raw(stmt(
+                backend,
+                sql,
+                vec![user_id.into(), source_json(source).into()],
+            ))
             .await
             .map_err(internal)?;
         let mut latest: Option<i64> = None;
@@ -113,7 +117,11 @@ impl SleepBuffer for SeaStore {
                    HAVING MAX(received_at) < ? ORDER BY MIN(id) LIMIT ?";
         let rows = self
             .db
-            .query_all_raw(stmt(backend, sql, vec![before_ms.into(), (limit as i64).into()]))
+            .query_all_raw(stmt(
+                backend,
+                sql,
+                vec![before_ms.into(), (limit as i64).into()],
+            ))
             .await
             .map_err(internal)?;
         let mut out = Vec::with_capacity(rows.len());
