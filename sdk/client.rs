@@ -12,6 +12,7 @@ use crate::pb::connection_service_client::ConnectionServiceClient;
 use crate::pb::developer_service_client::DeveloperServiceClient;
 use crate::pb::event_service_client::EventServiceClient;
 use crate::pb::provider_service_client::ProviderServiceClient;
+use crate::pb::sdk_sync_service_client::SdkSyncServiceClient;
 use crate::pb::sdk_token_service_client::SdkTokenServiceClient;
 use crate::pb::summary_service_client::SummaryServiceClient;
 use crate::pb::sync_service_client::SyncServiceClient;
@@ -200,6 +201,27 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The generated SdkSyncService client with these credentials.
+    pub fn sdk_sync(&self) -> SdkSyncServiceClient<InterceptedService<Channel, Auth>> {
+        SdkSyncServiceClient::with_interceptor(self.channel(), self.auth())
+            .max_encoding_message_size(24 * 1024 * 1024)
+    }
+
+    /// Streams HealthKit / Health Connect batches (`StreamHealthBatches`); the first message
+    /// names the user. Native gRPC only: browsers and React Native use `push_health_batch`.
+    pub async fn stream_health_batches(
+        &self,
+        messages: impl Stream<Item = pb::StreamHealthBatchesRequest> + Send + 'static,
+    ) -> Result<pb::StreamHealthBatchesResponse, Error> {
+        Ok(self
+            .sdk_sync()
+            .stream_health_batches(messages)
+            .await?
+            .into_inner())
+    }
+}
+
 /// One typed method per RPC: request in, resource out, `Error` on failure.
 macro_rules! rpcs {
     ($service:ident { $($method:ident($request:ty) -> $response:ty;)* }) => {
@@ -287,6 +309,10 @@ rpcs!(syncs {
     sync_connection(pb::SyncConnectionRequest) -> pb::SyncRun;
     sync_user(pb::SyncUserRequest) -> pb::SyncUserResponse;
     list_sync_runs(pb::ListSyncRunsRequest) -> pb::ListSyncRunsResponse;
+});
+
+rpcs!(sdk_sync {
+    push_health_batch(pb::PushHealthBatchRequest) -> pb::PushHealthBatchResponse;
 });
 
 rpcs!(sdk_tokens {

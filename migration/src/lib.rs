@@ -11,6 +11,7 @@ mod m20261201_000006_create_jobs;
 mod m20261201_000007_create_connect_flow;
 mod m20261201_000008_job_dedup_while_waiting;
 mod m20261201_000009_create_webhook_items;
+mod m20261201_000011_create_sleep_phases;
 pub mod sample_codec;
 
 /// Every migration of owl, oldest first.
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_create_connect_flow::Migration),
             Box::new(m20261201_000008_job_dedup_while_waiting::Migration),
             Box::new(m20261201_000009_create_webhook_items::Migration),
+            Box::new(m20261201_000011_create_sleep_phases::Migration),
         ]
     }
 }

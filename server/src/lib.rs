@@ -118,6 +118,14 @@ impl AppState {
             health: store.clone(),
             events: store.clone(),
             connections: store.clone(),
+            sleep: match &cache {
+                Some(pool) => Arc::new(store::redis_sleep::RedisSleepBuffer::new(
+                    pool.clone(),
+                    &config.jobs.redis_key_prefix,
+                    std::time::Duration::from_secs(config.redis_sleep_ttl_seconds),
+                )),
+                None => store.clone(),
+            },
             providers,
             cipher,
             limiter,
@@ -137,6 +145,7 @@ impl AppState {
                 demo_provider: !config.environment.is_deployed(),
                 api_rate_limit: (config.api_rate_limit_per_minute > 0)
                     .then_some(config.api_rate_limit_per_minute),
+                sleep_end_gap: Duration::minutes(config.sleep_end_gap_minutes as i64),
             },
         });
         jobs.ctx = Some(ctx.clone());

@@ -8,6 +8,7 @@ use owl::pb::connection_service_server::ConnectionServiceServer;
 use owl::pb::developer_service_server::DeveloperServiceServer;
 use owl::pb::event_service_server::EventServiceServer;
 use owl::pb::provider_service_server::ProviderServiceServer;
+use owl::pb::sdk_sync_service_server::SdkSyncServiceServer;
 use owl::pb::sdk_token_service_server::SdkTokenServiceServer;
 use owl::pb::summary_service_server::SummaryServiceServer;
 use owl::pb::sync_service_server::SyncServiceServer;
@@ -25,6 +26,7 @@ mod developer;
 mod events;
 mod http;
 mod oauth;
+mod sdk_sync;
 mod sdk_token;
 pub mod status;
 mod summaries;
@@ -36,6 +38,7 @@ use application::ApplicationApi;
 use connections::{ConnectionApi, ProviderApi};
 use developer::DeveloperApi;
 use events::EventApi;
+use sdk_sync::SdkSyncApi;
 use sdk_token::SdkTokenApi;
 use summaries::SummaryApi;
 use sync::SyncApi;
@@ -77,6 +80,10 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
         .add_service(ApplicationServiceServer::new(ApplicationApi(ctx.clone())))
         .add_service(UserServiceServer::new(UserApi(ctx.clone())))
         .add_service(SdkTokenServiceServer::new(SdkTokenApi(ctx.clone())))
+        .add_service(
+            SdkSyncServiceServer::new(SdkSyncApi(ctx.clone()))
+                .max_decoding_message_size(sdk_sync::MAX_MESSAGE_BYTES),
+        )
         .add_service(EventServiceServer::new(EventApi(ctx.clone())))
         .add_service(SummaryServiceServer::new(SummaryApi(ctx.clone())))
         .add_service(ConnectionServiceServer::new(ConnectionApi(ctx.clone())))

@@ -55,6 +55,9 @@ pub struct Settings {
     pub demo_provider: bool,
     /// Requests one API key may make per minute; `None`: unlimited.
     pub api_rate_limit: Option<u64>,
+    /// A source quiet this long closes its buffered sleep phases into a session
+    /// (SLEEP_END_GAP_MINUTES).
+    pub sleep_end_gap: Duration,
 }
 
 /// What every use-case may reach: stores, clock, signer, mailer and settings.
@@ -66,6 +69,8 @@ pub struct Context {
     pub health: Arc<dyn HealthStore>,
     pub events: Arc<dyn EventStore>,
     pub connections: Arc<dyn ConnectionStore>,
+    /// Sleep phases waiting to be assembled (Redis when configured).
+    pub sleep: Arc<dyn crate::store::SleepBuffer>,
     /// The deployment's wearable providers.
     pub providers: Arc<Registry>,
     /// Encrypts provider tokens at rest.

@@ -24,6 +24,7 @@ pub mod queue;
 pub mod redis;
 pub mod runs;
 pub mod scheduler;
+pub mod sleep;
 pub mod status;
 mod status_poll;
 pub mod sync;
@@ -163,6 +164,12 @@ impl Jobs {
                     .pulling_with(self.ctx.clone(), self.lease.clone()),
             ),
         );
+        if let Some(ctx) = &self.ctx {
+            registry.register(
+                sleep::SLEEP_CLOSE_KIND,
+                Arc::new(sleep::SleepCloseHandler(ctx.clone())),
+            );
+        }
         registry
     }
 
@@ -184,6 +191,8 @@ impl Jobs {
             self.settings.sync_interval,
             holder,
         )
+        // Sleep assembly needs the use-cases' context (absent in queue-only benchmarks).
+        .also_enqueuing(self.ctx.iter().map(|_| sleep::sleep_close_job()).collect())
     }
 
     /// Runs a worker and a scheduler replica until `shutdown` resolves; returns once running

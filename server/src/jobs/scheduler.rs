@@ -60,6 +60,8 @@ pub struct Scheduler {
     lease: Arc<dyn ScheduleLease>,
     interval: Duration,
     holder: String,
+    /// Jobs enqueued once per claimed slot besides the syncs (deduplicated by their keys).
+    periodic: Vec<super::queue::NewJob>,
 }
 
 impl Scheduler {
@@ -78,7 +80,14 @@ impl Scheduler {
             lease,
             interval: interval.max(Duration::from_secs(1)),
             holder: holder.into(),
+            periodic: Vec::new(),
         }
+    }
+
+    /// Also enqueues `jobs` in every slot this replica claims.
+    pub fn also_enqueuing(mut self, jobs: Vec<super::queue::NewJob>) -> Self {
+        self.periodic = jobs;
+        self
     }
 
     fn interval_ms(&self) -> i64 {
@@ -110,6 +119,9 @@ impl Scheduler {
             return Ok(tick);
         }
         tick.claimed = true;
+        for job in &self.periodic {
+            self.syncs.queue().enqueue(job.clone()).await?;
+        }
         let mut after = None;
         loop {
             let page = self.store.active_connections(after, PAGE).await?;

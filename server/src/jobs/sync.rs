@@ -61,6 +61,11 @@ pub struct SyncJobs {
 }
 
 impl SyncJobs {
+    /// The queue sync jobs go through.
+    pub fn queue(&self) -> &Arc<dyn Queue> {
+        &self.queue
+    }
+
     /// Sync jobs on `queue`, runs in `store`, changes announced on `status`.
     pub fn new(
         queue: Arc<dyn Queue>,

@@ -85,4 +85,7 @@ pub trait EventStore: Send + Sync {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<u64>;
+    /// Deletes one event of a user (a sleep session replaced by a merged one); true when it
+    /// existed.
+    async fn delete_event(&self, user_id: Uuid, id: Uuid) -> Result<bool>;
 }

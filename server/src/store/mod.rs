@@ -18,12 +18,15 @@ pub mod entity;
 pub mod health;
 pub mod jobs;
 pub mod redis_limiter;
+pub mod redis_sleep;
 pub mod sea;
+pub mod sleep;
 
 pub use connections::ConnectionStore;
 pub use health::{EventStore, HealthStore, SampleWriter};
 pub use jobs::{JobStore, SyncStore};
 pub use sea::{SeaStore, connect};
+pub use sleep::SleepBuffer;
 
 /// Developers, onboarding and team invitations.
 #[async_trait]

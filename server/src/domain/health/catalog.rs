@@ -91,6 +91,7 @@ pub const SERIES_TYPES: &[SeriesType] = &[
     t(60, "vo2_max", "mL/(kg*min)", Last, None),
     t(61, "six_minute_walk_test_distance", "m", Max, None),
     t(62, "cardiovascular_age", "years", Last, None),
+    t(63, "basal_metabolic_rate", "kcal/day", Last, None),
     t(80, "steps", "count", Sum, Some("55423-8")),
     t(81, "energy", "kcal", Sum, Some("41981-2")),
     t(82, "basal_energy", "kcal", Sum, None),
@@ -100,11 +101,13 @@ pub const SERIES_TYPES: &[SeriesType] = &[
     t(86, "flights_climbed", "count", Sum, Some("100304-5")),
     t(87, "average_met", "MET", Avg, None),
     t(88, "active_time", "min", Sum, None),
+    t(89, "total_energy", "kcal", Sum, None),
     t(100, "distance_walking_running", "m", Sum, Some("55430-3")),
     t(101, "distance_cycling", "m", Sum, None),
     t(102, "distance_swimming", "m", Sum, Some("93816-7")),
     t(103, "distance_downhill_snow_sports", "m", Sum, None),
     t(104, "distance_other", "m", Sum, None),
+    t(105, "elevation_gained", "m", Sum, None),
     t(120, "walking_step_length", "cm", Avg, None),
     t(121, "walking_speed", "m/s", Avg, None),
     t(122, "walking_double_support_percentage", "%", Avg, None),
@@ -151,6 +154,15 @@ pub const SERIES_TYPES: &[SeriesType] = &[
     t(505, "number_of_alcoholic_beverages", "count", Sum, None),
     t(506, "nike_fuel", "count", Sum, None),
     t(507, "hydration", "mL", Sum, None),
+    // Health Connect's mobile push (health_connect.rs).
+    t(600, "dietary_energy", "kcal", Sum, None),
+    t(601, "dietary_protein", "g", Sum, None),
+    t(602, "dietary_carbohydrates", "g", Sum, None),
+    t(603, "dietary_fat_total", "g", Sum, None),
+    t(604, "dietary_sugar", "g", Sum, None),
+    t(605, "dietary_fiber", "g", Sum, None),
+    t(606, "dietary_sodium", "mg", Sum, None),
+    t(607, "dietary_caffeine", "mg", Sum, None),
 ];
 
 /// Every workout type.

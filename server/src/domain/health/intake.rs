@@ -56,7 +56,8 @@ pub enum OffsetRule {
 }
 
 impl OffsetRule {
-    fn at(&self, time_ms: i64) -> i32 {
+    /// The offset at `time_ms`, seconds.
+    pub fn at(&self, time_ms: i64) -> i32 {
         match self {
             OffsetRule::Fixed(offset) => *offset,
             OffsetRule::Zone(tz) => chrono::DateTime::from_timestamp_millis(time_ms)
@@ -68,6 +69,34 @@ impl OffsetRule {
                 .unwrap_or(0),
         }
     }
+}
+
+/// What is wrong with a sample's instant (UNIX ms), if anything.
+pub fn time_problem(time: i64, now_ms: i64) -> Option<&'static str> {
+    if time < 0 {
+        Some("must not be before 1970")
+    } else if time > now_ms + DAY_MS {
+        Some("must not be more than a day in the future")
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a value as sent and `converted` to the canonical unit, if anything;
+/// `counts` for series that sum (which cannot be negative).
+pub fn value_problem(value: f64, converted: f64, counts: bool) -> Option<&'static str> {
+    if !value.is_finite() || !converted.is_finite() {
+        Some("must be a finite number")
+    } else if counts && converted < 0.0 {
+        Some("must not be negative")
+    } else {
+        None
+    }
+}
+
+/// Whether a zone offset (seconds) exists.
+pub fn offset_ok(offset: i32) -> bool {
+    offset.abs() <= MAX_OFFSET_SECONDS
 }
 
 /// Validates `batches` (named `{prefix}[i]` in violations), converts values to canonical units,
@@ -142,31 +171,15 @@ pub fn validate_batches(
         let counts = kind.is_some_and(|k| k.aggregation == Aggregation::Sum);
         let mut samples = Vec::with_capacity(batch.times.len());
         for (j, (&time, &value)) in batch.times.iter().zip(&batch.values).enumerate() {
-            if time < 0 {
-                add(
-                    &mut v,
-                    format!("{at}.times[{j}]"),
-                    "must not be before 1970",
-                );
-            } else if time > now_ms + DAY_MS {
-                add(
-                    &mut v,
-                    format!("{at}.times[{j}]"),
-                    "must not be more than a day in the future",
-                );
+            if let Some(problem) = time_problem(time, now_ms) {
+                add(&mut v, format!("{at}.times[{j}]"), problem);
             }
             let converted = conversion.map_or(value, |c| c.apply(value));
-            if !value.is_finite() || !converted.is_finite() {
-                add(
-                    &mut v,
-                    format!("{at}.values[{j}]"),
-                    "must be a finite number",
-                );
-            } else if counts && converted < 0.0 {
-                add(&mut v, format!("{at}.values[{j}]"), "must not be negative");
+            if let Some(problem) = value_problem(value, converted, counts) {
+                add(&mut v, format!("{at}.values[{j}]"), problem);
             }
             let zone_offset = match batch.zone_offsets.get(j) {
-                Some(&o) if o.abs() > MAX_OFFSET_SECONDS => {
+                Some(&o) if !offset_ok(o) => {
                     add(
                         &mut v,
                         format!("{at}.zone_offsets[{j}]"),

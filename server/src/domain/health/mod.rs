@@ -5,10 +5,13 @@ use uuid::Uuid;
 
 pub mod catalog;
 pub mod events;
+pub mod health_connect;
 pub mod healthkit;
 pub mod intake;
+pub mod push;
 pub mod samples;
 pub mod series;
+pub mod sleep;
 pub mod summaries;
 pub mod units;
 

@@ -142,7 +142,8 @@ impl Samples<'_> {
         Users(self.0).visible(caller, user_id).await
     }
 
-    async fn offsets(&self, user: &User) -> Result<OffsetRule> {
+    /// How offsets a write leaves out are filled for `user`.
+    pub(crate) async fn offsets(&self, user: &User) -> Result<OffsetRule> {
         if let Some(tz) = user
             .time_zone
             .as_deref()

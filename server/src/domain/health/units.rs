@@ -96,6 +96,9 @@ const CONVERSIONS: &[Conversion] = &[
     c("km/h", "m/s", 1.0 / 3.6),
     c("mph", "m/s", 0.447_04),
     c("W", "W", 1.0),
+    c("kcal/day", "kcal/day", 1.0),
+    // 1 W = 86,400 J a day = 86,400 / 4,184 kcal a day.
+    c("W", "kcal/day", 86_400.0 / 4_184.0),
     c("mL", "mL", 1.0),
     c("L", "mL", 1000.0),
     c("fl_oz_us", "mL", 29.573_529_562_5),

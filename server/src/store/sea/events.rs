@@ -247,4 +247,15 @@ impl EventStore for SeaStore {
             .map_err(internal)?;
         Ok(result.rows_affected())
     }
+
+    async fn delete_event(&self, user_id: Uuid, id: Uuid) -> Result<bool> {
+        let backend: DbBackend = self.db.get_database_backend();
+        let sql = "DELETE FROM event_record WHERE user_id = ? AND id = ?";
+        let result = self
+            .db
+            .execute_raw(stmt(backend, sql, vec![user_id.into(), id.into()]))
+            .await
+            .map_err(internal)?;
+        Ok(result.rows_affected() > 0)
+    }
 }

@@ -19,6 +19,7 @@ mod jobs;
 mod sample_reads;
 mod sample_writer;
 mod samples;
+mod sleep;
 mod tenancy;
 mod webhook_items;
 

@@ -1,0 +1,265 @@
+//! `owl-push-bench`: measures mobile push through `SdkSyncService` in-process, through the SDK
+//! with an SDK token: HealthKit batches of `--batch` records (heart rate, step count and
+//! active energy, with record ids, units, offsets and a watch as source), once streamed and
+//! once pushed unary batch after batch, then re-sent (all duplicates). Prints samples/s beside
+//! the reference's (../shared/bench/REFERENCE.md: ~2,180 records/s).
+//!
+//! ```text
+//! cargo run --release -p owl-server --bin owl-push-bench                       # SQLite
+//! cargo run --release -p owl-server --bin owl-push-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
+//! ```
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use clap::Parser;
+use owl::{Client, pb};
+use owl_server::config::Config;
+use owl_server::{AppState, Overrides};
+use prost_types::Timestamp;
+use sea_orm::{ConnectionTrait, Database};
+
+/// Mobile push benchmark.
+#[derive(Parser)]
+struct Args {
+    /// Admin URL of a PostgreSQL server; the benchmark creates and drops its own database.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Samples pushed in each timed run.
+    #[arg(long, default_value_t = 1_000_000)]
+    samples: usize,
+    /// Records per batch (message).
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+}
+
+/// 2024-01-01 00:00:00 UTC, seconds.
+const T0: i64 = 1_704_067_200;
+
+const TYPES: [(&str, &str, f64); 3] = [
+    ("HKQuantityTypeIdentifierHeartRate", "count/min", 55.0),
+    ("HKQuantityTypeIdentifierStepCount", "count", 10.0),
+    ("HKQuantityTypeIdentifierActiveEnergyBurned", "kcal", 1.0),
+];
+
+/// Batches of `count` samples from `start` (seconds): a sample of each type every minute.
+fn batches(start: i64, count: usize, per_batch: usize) -> Vec<pb::HealthBatch> {
+    let source = pb::HealthSource {
+        app_id: "com.apple.health.81A2F0C4".into(),
+        app_name: "Apple Watch".into(),
+        device_name: "Apple Watch".into(),
+        device_model: "Watch7,1".into(),
+        device_manufacturer: "Apple Inc.".into(),
+        device_type: pb::DeviceType::Watch as i32,
+        recording_method: pb::RecordingMethod::AutomaticallyRecorded as i32,
+    };
+    let samples: Vec<pb::HealthSample> = (0..count)
+        .map(|i| {
+            let (kind, unit, base) = TYPES[i % TYPES.len()];
+            let t = start + (i / TYPES.len()) as i64 * 60;
+            pb::HealthSample {
+                record_id: format!(
+                    "{:08X}-4E1B-4C5D-9A7F-{:012X}",
+                    i / 65_536,
+                    start as usize + i
+                ),
+                r#type: kind.into(),
+                field: String::new(),
+                unit: unit.into(),
+                value: base + (i % 50) as f64,
+                start_time: Some(Timestamp {
+                    seconds: t,
+                    nanos: 0,
+                }),
+                end_time: Some(Timestamp {
+                    seconds: t + 60,
+                    nanos: 0,
+                }),
+                zone_offset: Some(3600),
+                source: None,
+            }
+        })
+        .collect();
+    samples
+        .chunks(per_batch)
+        .map(|chunk| pb::HealthBatch {
+            platform: pb::HealthPlatform::Healthkit as i32,
+            source: Some(source.clone()),
+            samples: chunk.to_vec(),
+            ..Default::default()
+        })
+        .collect()
+}
+
+fn stream(parent: &str, batches: Vec<pb::HealthBatch>) -> Vec<pb::StreamHealthBatchesRequest> {
+    batches
+        .into_iter()
+        .enumerate()
+        .map(|(i, batch)| pb::StreamHealthBatchesRequest {
+            parent: if i == 0 {
+                parent.to_owned()
+            } else {
+                String::new()
+            },
+            batch: Some(batch),
+        })
+        .collect()
+}
+
+fn rate(n: usize, secs: f64) -> String {
+    format!("{:>9.0} samples/s ({n} in {secs:.2} s)", n as f64 / secs)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let (database_url, cleanup) = match &args.postgres {
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
+            None,
+        ),
+        Some(admin) => {
+            let name = format!("owl_push_bench_{}", uuid::Uuid::now_v7().simple());
+            Database::connect(admin)
+                .await?
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), Some((admin.clone(), name)))
+        }
+    };
+    let engine = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let vars: HashMap<String, String> = HashMap::from([
+        ("ENVIRONMENT".into(), "test".into()),
+        (
+            "SECRET_KEY".into(),
+            "benchmark-secret-key-that-is-long-enough".into(),
+        ),
+        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
+        ("DATABASE_URL".into(), database_url),
+        ("TOKEN_LIFETIME".into(), "86400".into()),
+    ]);
+    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(owl_server::run(state, listener, async move {
+        let _ = stopped.await;
+    }));
+
+    let client = Client::connect(url).await?;
+    let session = client
+        .onboard(pb::OnboardRequest {
+            email: "bench@example.com".into(),
+            password: "benchmark password".into(),
+        })
+        .await?;
+    let developer = client.with_token(session.access_token);
+    let app = developer
+        .create_application(pb::CreateApplicationRequest {
+            application: Some(pb::Application {
+                display_name: "bench".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let key = developer
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: app.name,
+            api_key: None,
+        })
+        .await?;
+    let backend = client.with_api_key(key.key);
+    let user = backend
+        .create_user(pb::CreateUserRequest {
+            parent: String::new(),
+            user: Some(pb::User {
+                external_user_id: "phone".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let token = backend
+        .create_sdk_token(pb::CreateSdkTokenRequest {
+            user: user.name.clone(),
+        })
+        .await?;
+    let phone = client.with_token(token.access_token);
+
+    println!(
+        "owl-push-bench on {engine}, {} cores, batches of {} records",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        args.batch
+    );
+    let n = args.samples;
+    // Built before the clock starts: only the push is timed.
+    let streamed = stream(&user.name, batches(T0, n, args.batch));
+    let started = Instant::now();
+    let response = phone
+        .stream_health_batches(tokio_stream::iter(streamed))
+        .await?;
+    let stream_secs = started.elapsed().as_secs_f64();
+    let total = response.total.unwrap_or_default();
+    anyhow::ensure!(
+        total.accepted == n as i64 && total.rejected.is_empty(),
+        "stream stored {total:?}"
+    );
+
+    let unary = batches(T0 + 365 * 86_400, n, args.batch);
+    let started = Instant::now();
+    let mut accepted = 0;
+    for batch in unary {
+        let r = phone
+            .push_health_batch(pb::PushHealthBatchRequest {
+                parent: user.name.clone(),
+                batch: Some(batch),
+            })
+            .await?;
+        accepted += r.result.map_or(0, |r| r.accepted);
+    }
+    let unary_secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(accepted == n as i64, "unary stored {accepted}");
+
+    let again = stream(&user.name, batches(T0, n, args.batch));
+    let started = Instant::now();
+    let response = phone
+        .stream_health_batches(tokio_stream::iter(again))
+        .await?;
+    let resend_secs = started.elapsed().as_secs_f64();
+    let total = response.total.unwrap_or_default();
+    anyhow::ensure!(
+        total.accepted == 0 && total.duplicates == n as i64,
+        "re-send stored {total:?}"
+    );
+
+    println!("| run | owl | reference |");
+    println!("|---|---|---|");
+    println!(
+        "| StreamHealthBatches, new samples | {} | 2,180 records/s |",
+        rate(n, stream_secs)
+    );
+    println!(
+        "| PushHealthBatch (unary, one batch at a time), new samples | {} | 2,180 records/s |",
+        rate(n, unary_secs)
+    );
+    println!(
+        "| StreamHealthBatches, re-sent (all duplicates) | {} | — |",
+        rate(n, resend_secs)
+    );
+
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((admin, name)) = cleanup {
+        Database::connect(&admin)
+            .await?
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
