@@ -9,6 +9,7 @@ mod m20261122_000004_create_source_priority;
 mod m20261201_000005_create_sample_blocks;
 mod m20261201_000006_create_jobs;
 mod m20261201_000007_create_connect_flow;
+mod m20261201_000010_create_imports;
 pub mod sample_codec;
 
 /// Every migration of owl, oldest first.
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_create_sample_blocks::Migration),
             Box::new(m20261201_000006_create_jobs::Migration),
             Box::new(m20261201_000007_create_connect_flow::Migration),
+            Box::new(m20261201_000010_create_imports::Migration),
         ]
     }
 }

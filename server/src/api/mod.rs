@@ -24,6 +24,7 @@ mod convert;
 mod developer;
 mod events;
 mod http;
+mod imports;
 mod oauth;
 mod sdk_token;
 pub mod status;
@@ -85,6 +86,7 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
             ctx: ctx.clone(),
             jobs: state.jobs.clone(),
         }))
+        .add_service(imports::service(state))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

@@ -19,6 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod embedded;
+pub mod import;
+pub mod import_status;
 pub mod queue;
 pub mod redis;
 pub mod runs;
@@ -92,6 +94,8 @@ pub struct Jobs {
     /// What sync handlers pull with (providers, stores); without it a sync records its run and
     /// fetches nothing (benchmarks of the queue alone).
     pub ctx: Option<Arc<Context>>,
+    /// Imports of files (records, spool, status); set by `AppState::from_config`.
+    pub imports: Option<Arc<import::ImportRuntime>>,
 }
 
 impl Jobs {
@@ -110,6 +114,7 @@ impl Jobs {
             status: StatusBus::in_process(),
             backend: "embedded",
             ctx: None,
+            imports: None,
         }
     }
 
@@ -135,6 +140,7 @@ impl Jobs {
             status,
             backend: "redis",
             ctx: None,
+            imports: None,
         }
     }
 
@@ -158,6 +164,12 @@ impl Jobs {
                     .pulling_with(self.ctx.clone(), self.lease.clone()),
             ),
         );
+        if let (Some(imports), Some(ctx)) = (&self.imports, &self.ctx) {
+            registry.register(
+                import::IMPORT_KIND,
+                Arc::new(import::ImportHandler::new(imports.clone(), ctx.clone())),
+            );
+        }
         registry
     }
 
