@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod import_cli;
 pub mod jobs;
 pub mod mail;
 pub mod providers;
@@ -138,6 +139,12 @@ impl AppState {
             },
         });
         jobs.ctx = Some(ctx.clone());
+        jobs.imports = Some(Arc::new(jobs::import::ImportRuntime::from_config(
+            config,
+            store.clone(),
+            cache.as_ref(),
+            jobs.queue.clone(),
+        )?));
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
             && let Some(admin) = Developers(&ctx).bootstrap_admin(email, password).await?
         {
