@@ -11,6 +11,7 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 pub mod api;
+pub mod apple_health;
 pub mod config;
 pub mod crypto;
 pub mod domain;

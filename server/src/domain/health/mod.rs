@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 pub mod catalog;
 pub mod events;
+pub mod healthkit;
 pub mod intake;
 pub mod samples;
 pub mod series;

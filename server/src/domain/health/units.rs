@@ -33,6 +33,10 @@ const CONVERSIONS: &[Conversion] = &[
     c("rpm", "rpm", 1.0),
     c("count/min", "rpm", 1.0),
     c("spm", "spm", 1.0),
+    // HealthKit's canonical rate unit.
+    c("count/s", "bpm", 60.0),
+    c("count/s", "breaths/min", 60.0),
+    c("count/s", "rpm", 60.0),
     // Durations.
     c("ms", "ms", 1.0),
     c("s", "ms", 1000.0),
