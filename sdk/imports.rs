@@ -46,7 +46,10 @@ impl Client {
     }
 
     /// Calls `CreateUpload`.
-    pub async fn create_upload(&self, request: pb::CreateUploadRequest) -> Result<pb::Upload, Error> {
+    pub async fn create_upload(
+        &self,
+        request: pb::CreateUploadRequest,
+    ) -> Result<pb::Upload, Error> {
         Ok(self.imports().create_upload(request).await?.into_inner())
     }
 
@@ -55,7 +58,11 @@ impl Client {
         &self,
         request: pb::AppendUploadChunkRequest,
     ) -> Result<pb::Upload, Error> {
-        Ok(self.imports().append_upload_chunk(request).await?.into_inner())
+        Ok(self
+            .imports()
+            .append_upload_chunk(request)
+            .await?
+            .into_inner())
     }
 
     /// Calls `GetUpload`.

@@ -32,7 +32,12 @@ pub enum ImportCommand {
         #[arg(long, env = "OWL_API_KEY", hide_env_values = true)]
         api_key: Option<String>,
         /// The user's SDK token (instead of an API key).
-        #[arg(long, env = "OWL_SDK_TOKEN", hide_env_values = true, conflicts_with = "api_key")]
+        #[arg(
+            long,
+            env = "OWL_SDK_TOKEN",
+            hide_env_values = true,
+            conflicts_with = "api_key"
+        )]
         token: Option<String>,
     },
 }
@@ -168,7 +173,9 @@ async fn run(command: ImportCommand) -> anyhow::Result<bool> {
     let client = match (api_key, token) {
         (Some(key), _) => client.with_api_key(key),
         (None, Some(token)) => client.with_token(token),
-        (None, None) => anyhow::bail!("give --api-key (or OWL_API_KEY) or --token (or OWL_SDK_TOKEN)"),
+        (None, None) => {
+            anyhow::bail!("give --api-key (or OWL_API_KEY) or --token (or OWL_SDK_TOKEN)")
+        }
     };
     let size = tokio::fs::metadata(&file).await?.len();
     let started = Instant::now();
@@ -178,7 +185,11 @@ async fn run(command: ImportCommand) -> anyhow::Result<bool> {
         "uploading {bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
     );
     let progress = upload.clone();
-    let queued = match upload_file(&client, &parent, &file, Some(sha256), move |n| progress.set_position(n)).await {
+    let queued = match upload_file(&client, &parent, &file, Some(sha256), move |n| {
+        progress.set_position(n)
+    })
+    .await
+    {
         Ok(import) => import,
         Err(error) if error.code() == owl::Code::AlreadyExists => {
             upload.finish_and_clear();
@@ -199,7 +210,10 @@ async fn run(command: ImportCommand) -> anyhow::Result<bool> {
     let done = wait_for(&client, &queued, move |i| {
         shown.set_position((i.bytes_parsed as u64).min(i.bytes_received.max(1) as u64));
         let rate = i.records_parsed as f64 / parse_started.elapsed().as_secs_f64().max(1e-3);
-        shown.set_message(format!("{} records, {:.0} records/s", i.records_parsed, rate));
+        shown.set_message(format!(
+            "{} records, {:.0} records/s",
+            i.records_parsed, rate
+        ));
     })
     .await?;
     parsing.finish_and_clear();
@@ -222,7 +236,10 @@ async fn run(command: ImportCommand) -> anyhow::Result<bool> {
     );
     if !done.error.is_empty() {
         match &done.error_location {
-            Some(l) => println!("  error at line {}, column {}: {}", l.line, l.column, done.error),
+            Some(l) => println!(
+                "  error at line {}, column {}: {}",
+                l.line, l.column, done.error
+            ),
             None => println!("  error: {}", done.error),
         }
     }

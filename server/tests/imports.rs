@@ -26,7 +26,10 @@ fn export(extra: &str) -> String {
         ));
     }
     for i in 0..10 {
-        let (s, e) = (format!("2024-11-29 09:{:02}:00 +0100", i * 5), format!("2024-11-29 09:{:02}:00 +0100", i * 5 + 4));
+        let (s, e) = (
+            format!("2024-11-29 09:{:02}:00 +0100", i * 5),
+            format!("2024-11-29 09:{:02}:00 +0100", i * 5 + 4),
+        );
         records.push_str(&format!(
             " <Record type=\"HKQuantityTypeIdentifierStepCount\" {watch} unit=\"count\" creationDate=\"{e}\" startDate=\"{s}\" endDate=\"{e}\" value=\"{}\"/>\n",
             100 + i
@@ -91,7 +94,11 @@ impl Rig {
             .chunks(7 * 1024)
             .enumerate()
             .map(|(i, chunk)| pb::ImportAppleHealthRequest {
-                parent: if i == 0 { parent.clone() } else { String::new() },
+                parent: if i == 0 {
+                    parent.clone()
+                } else {
+                    String::new()
+                },
                 total_bytes: if i == 0 { bytes.len() as i64 } else { 0 },
                 sha256: String::new(),
                 data: chunk.to_vec(),
@@ -109,10 +116,13 @@ impl Rig {
     }
 
     async fn finish(&self, import: &pb::Import) -> pb::Import {
-        tokio::time::timeout(Duration::from_secs(60), wait_for(&self.client, import, |_| {}))
-            .await
-            .expect("the import did not end in 60 s")
-            .unwrap()
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            wait_for(&self.client, import, |_| {}),
+        )
+        .await
+        .expect("the import did not end in 60 s")
+        .unwrap()
     }
 
     async fn heart_rate(&self) -> Vec<f64> {
@@ -206,11 +216,12 @@ async fn a_zipped_export_uploaded_in_resumable_chunks_survives_a_drop_and_a_rese
     assert_eq!(upload.next_offset, 0);
     let half = file.len() / 2;
     let append = |offset: usize, end: usize| {
-        rig.client.append_upload_chunk(pb::AppendUploadChunkRequest {
-            name: upload.name.clone(),
-            offset: offset as i64,
-            data: file[offset..end].to_vec(),
-        })
+        rig.client
+            .append_upload_chunk(pb::AppendUploadChunkRequest {
+                name: upload.name.clone(),
+                offset: offset as i64,
+                data: file[offset..end].to_vec(),
+            })
     };
     assert_eq!(append(0, half).await.unwrap().next_offset, half as i64);
     // The answer to a chunk was lost: the client sends it again, which changes nothing.
@@ -221,7 +232,10 @@ async fn a_zipped_export_uploaded_in_resumable_chunks_survives_a_drop_and_a_rese
         Code::FailedPrecondition,
         "UPLOAD_OFFSET_MISMATCH",
     );
-    assert!(error.message().contains(&format!("expected offset {half}")), "{error}");
+    assert!(
+        error.message().contains(&format!("expected offset {half}")),
+        "{error}"
+    );
     // Completing early says what is missing.
     assert_error(
         rig.client
@@ -283,11 +297,16 @@ async fn the_same_file_again_is_already_exists_and_the_same_data_again_adds_noth
         "ALREADY_EXISTS",
     );
     // Another file with the same records (a later export) adds nothing already stored.
-    let again = rig.import(export("<!-- a later export -->\n").as_bytes()).await;
+    let again = rig
+        .import(export("<!-- a later export -->\n").as_bytes())
+        .await;
     succeeded(&again);
     assert_eq!(again.samples_stored, 0, "{again:?}");
     assert_eq!(again.events_stored, 0, "{again:?}");
-    assert!(again.skipped.get("already_stored").copied().unwrap_or(0) >= 50, "{again:?}");
+    assert!(
+        again.skipped.get("already_stored").copied().unwrap_or(0) >= 50,
+        "{again:?}"
+    );
     assert_eq!(rig.heart_rate().await.len(), 40);
 }
 
@@ -296,9 +315,7 @@ async fn watch_import_shows_the_current_state_then_progress_to_a_terminal_stage(
     let first_rig = self::rig().await;
     let queued = first_rig.stream(export("").as_bytes()).await.unwrap();
     let mut seen = Vec::new();
-    let last = first_rig
-        .finish(&queued)
-        .await;
+    let last = first_rig.finish(&queued).await;
     succeeded(&last);
     // Watching a finished import gives its state once and ends.
     let mut stream = first_rig
@@ -352,8 +369,14 @@ async fn watch_import_shows_the_current_state_then_progress_to_a_terminal_stage(
         .unwrap();
     let stages: Vec<i32> = states.iter().map(|i| i.stage).collect();
     assert_eq!(stages[0], pb::ImportStage::Receiving as i32);
-    assert!(stages.contains(&(pb::ImportStage::Queued as i32)), "{stages:?}");
-    assert!(stages.contains(&(pb::ImportStage::Parsing as i32)), "{stages:?}");
+    assert!(
+        stages.contains(&(pb::ImportStage::Queued as i32)),
+        "{stages:?}"
+    );
+    assert!(
+        stages.contains(&(pb::ImportStage::Parsing as i32)),
+        "{stages:?}"
+    );
     assert_eq!(*stages.last().unwrap(), pb::ImportStage::Succeeded as i32);
     assert!(stages.windows(2).all(|w| w[0] <= w[1]), "{stages:?}");
     assert!(states.iter().any(|i| i.bytes_received == xml.len() as i64));
@@ -383,7 +406,9 @@ async fn a_zip_bomb_is_refused_by_its_expansion_ratio() {
     let rig = rig().await;
     // 64 MiB of one byte deflates to ~64 KiB: a ratio of ~1000.
     let zeros = vec![b' '; 64 << 20];
-    let done = rig.import(&zipped("apple_health_export/export.xml", &zeros)).await;
+    let done = rig
+        .import(&zipped("apple_health_export/export.xml", &zeros))
+        .await;
     failed(&done);
     assert!(done.error.contains("expands"), "{}", done.error);
 }
@@ -395,14 +420,22 @@ async fn malformed_xml_fails_at_its_line_and_column_keeps_what_came_before_and_r
     let mut before = String::new();
     for day in 0..20 {
         for i in 0..1200 {
-            let t = format!("2024-10-{:02} {:02}:{:02}:00 +0100", day + 1, i / 60, i % 60);
+            let t = format!(
+                "2024-10-{:02} {:02}:{:02}:00 +0100",
+                day + 1,
+                i / 60,
+                i % 60
+            );
             before.push_str(&format!(
                 " <Record type=\"HKQuantityTypeIdentifierHeartRate\" sourceName=\"Watch\" unit=\"count/min\" startDate=\"{t}\" endDate=\"{t}\" value=\"70\"/>\n"
             ));
         }
     }
     let xml = export(&format!("{before} <Record type=\"broken\" <oops/>\n"));
-    let line = xml[..xml.find("<Record type=\"broken\"").unwrap()].matches('\n').count() as i64 + 1;
+    let line = xml[..xml.find("<Record type=\"broken\"").unwrap()]
+        .matches('\n')
+        .count() as i64
+        + 1;
     let done = rig.import(xml.as_bytes()).await;
     failed(&done);
     let location = done.error_location.clone().expect("a location");
@@ -477,7 +510,12 @@ async fn a_client_that_disconnects_mid_upload_leaves_a_failed_import_and_no_spoo
             })
             .await
             .unwrap();
-        if let Some(i) = listed.imports.into_iter().next().filter(|i| i.bytes_received > 0 || i.stage == pb::ImportStage::Receiving as i32) {
+        if let Some(i) = listed
+            .imports
+            .into_iter()
+            .next()
+            .filter(|i| i.bytes_received > 0 || i.stage == pb::ImportStage::Receiving as i32)
+        {
             import = Some(i);
             break;
         }
@@ -547,4 +585,42 @@ async fn another_applications_user_and_their_imports_are_not_found() {
         Code::NotFound,
         "NOT_FOUND",
     );
+}
+
+#[tokio::test]
+async fn the_cli_uploads_an_export_and_prints_the_summary() {
+    let rig = rig().await;
+    let owl::Credentials::ApiKey(key) = rig.client.credentials().clone() else {
+        panic!("an api key client");
+    };
+    let file = rig.data_dir.path().join("export.zip");
+    std::fs::write(
+        &file,
+        zipped("apple_health_export/export.xml", export("").as_bytes()),
+    )
+    .unwrap();
+    let run = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_owl"))
+            .args(["import", "apple-health"])
+            .arg(&file)
+            .args(["--user", &rig.user.name, "--server", &rig.server.url])
+            .env("OWL_API_KEY", &key)
+            .output()
+    };
+    let output = run().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("succeeded"), "{stdout}");
+    assert!(stdout.contains("samples stored 50"), "{stdout}");
+    assert!(stdout.contains("records/s"), "{stdout}");
+    assert_eq!(rig.heart_rate().await.len(), 40);
+    // The same file again: detected before uploading, nothing to do.
+    let again = run().await.unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success());
+    assert!(stdout.contains("already imported"), "{stdout}");
 }

@@ -75,7 +75,11 @@ pub fn import(i: Import) -> pb::Import {
         bytes_received: i.bytes_received,
         total_bytes: i.total_bytes,
         bytes_parsed: i.progress.bytes_parsed,
-        sha256: if i.complete { i.sha256.unwrap_or_default() } else { String::new() },
+        sha256: if i.complete {
+            i.sha256.unwrap_or_default()
+        } else {
+            String::new()
+        },
         records_parsed: i.progress.records_parsed,
         samples_stored: i.progress.samples_stored,
         events_stored: i.progress.events_stored,

@@ -40,7 +40,11 @@ fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
@@ -69,7 +73,11 @@ fn reference(records: u64) -> &'static str {
     }
 }
 
-async fn import(client: &Client, user: &pb::User, path: &Path) -> anyhow::Result<(pb::Import, f64, f64)> {
+async fn import(
+    client: &Client,
+    user: &pb::User,
+    path: &Path,
+) -> anyhow::Result<(pb::Import, f64, f64)> {
     let started = Instant::now();
     let queued = upload_file(client, &user.name, path, None, |_| {}).await?;
     let uploaded = started.elapsed().as_secs_f64();
@@ -96,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
             (format!("{base}/{name}"), Some((admin.clone(), name)))
         }
     };
-    let engine = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite" };
+    let engine = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let files: Vec<(u64, PathBuf)> = args
         .records
         .iter()
@@ -104,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
         .collect::<anyhow::Result<_>>()?;
     let vars: HashMap<String, String> = HashMap::from([
         ("ENVIRONMENT".into(), "test".into()),
-        ("SECRET_KEY".into(), "benchmark-secret-key-that-is-long-enough".into()),
+        (
+            "SECRET_KEY".into(),
+            "benchmark-secret-key-that-is-long-enough".into(),
+        ),
         ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
         ("DATABASE_URL".into(), database_url),
     ]);
@@ -145,7 +160,9 @@ async fn main() -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         status_mib("VmRSS:")
     );
-    println!("| export | MB | upload s | total s | records/s end to end | samples stored | skipped | peak RSS so far | reference |");
+    println!(
+        "| export | MB | upload s | total s | records/s end to end | samples stored | skipped | peak RSS so far | reference |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (n, path) in &files {
         let user = backend
@@ -174,7 +191,10 @@ async fn main() -> anyhow::Result<()> {
             reference(*n)
         );
     }
-    println!("peak RSS of the whole process (server, worker and client): {:.0} MiB", status_mib("VmHWM:"));
+    println!(
+        "peak RSS of the whole process (server, worker and client): {:.0} MiB",
+        status_mib("VmHWM:")
+    );
     let _ = stop.send(());
     let _ = server.await;
     if let Some((admin, name)) = cleanup {

@@ -25,7 +25,9 @@ use crate::domain::error::{Error, Result};
 use crate::domain::health::SourceKey;
 use crate::domain::health::events::{NewEvent, validate_events};
 use crate::domain::health::intake::{OffsetRule, sanitize_batches};
-use crate::domain::imports::{ErrorLocation, Import, ImportProgress, ImportStage, Spool, SpoolWriter};
+use crate::domain::imports::{
+    ErrorLocation, Import, ImportProgress, ImportStage, Spool, SpoolWriter,
+};
 use crate::domain::validate::Violations;
 use crate::store::imports::ImportStore;
 
@@ -58,7 +60,12 @@ pub struct ImportRuntime {
 
 impl ImportRuntime {
     /// Imports recorded in `store`, spooled in `spool`, queued on `queue`, announced on `bus`.
-    pub fn new(store: Arc<dyn ImportStore>, spool: Spool, bus: ImportBus, queue: Arc<dyn Queue>) -> Self {
+    pub fn new(
+        store: Arc<dyn ImportStore>,
+        spool: Spool,
+        bus: ImportBus,
+        queue: Arc<dyn Queue>,
+    ) -> Self {
         ImportRuntime {
             store,
             spool,
@@ -69,7 +76,9 @@ impl ImportRuntime {
     }
 
     fn writers(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, WriterSlot>> {
-        self.writers.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Holds the open spool file of upload `id`.
@@ -107,7 +116,8 @@ impl ImportRuntime {
 
     /// Queues the job of import `id`.
     pub async fn enqueue(&self, id: Uuid) -> Result<()> {
-        let payload = serde_json::to_string(&ImportPayload { import_id: id }).map_err(anyhow::Error::from)?;
+        let payload =
+            serde_json::to_string(&ImportPayload { import_id: id }).map_err(anyhow::Error::from)?;
         self.queue
             .enqueue(NewJob::new(IMPORT_KIND, payload).dedup(format!("import:{id}")))
             .await?;
@@ -165,7 +175,13 @@ impl ImportHandler {
     }
 
     /// Stores one chunk in its own transactions and counts what it did into `progress`.
-    async fn store(&self, user_id: Uuid, chunk: Chunk, offsets: &OffsetRule, progress: &mut ImportProgress) -> Result<()> {
+    async fn store(
+        &self,
+        user_id: Uuid,
+        chunk: Chunk,
+        offsets: &OffsetRule,
+        progress: &mut ImportProgress,
+    ) -> Result<()> {
         let now = self.ctx.clock.now();
         for (reason, n) in &chunk.skipped {
             progress.skip(reason, *n as i64);
@@ -195,7 +211,11 @@ impl ImportHandler {
             }
         }
         for (source, events) in by_source {
-            let stats = self.ctx.events.write_events(user_id, &source, &events, now).await?;
+            let stats = self
+                .ctx
+                .events
+                .write_events(user_id, &source, &events, now)
+                .await?;
             progress.events_stored += (stats.inserted + stats.updated) as i64;
             progress.skip("already_stored", stats.skipped as i64);
         }
@@ -203,7 +223,11 @@ impl ImportHandler {
     }
 
     /// Parses the spool file of `import` and stores it, chunk by chunk.
-    async fn run(&self, import: &Import, offsets: OffsetRule) -> anyhow::Result<(Outcome, ImportProgress)> {
+    async fn run(
+        &self,
+        import: &Import,
+        offsets: OffsetRule,
+    ) -> anyhow::Result<(Outcome, ImportProgress)> {
         let file = std::fs::File::open(self.rt.spool.path(import.id))?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Chunk, u64, u64)>(2);
         let parse = tokio::task::spawn_blocking(move || -> std::result::Result<(), ExportError> {
@@ -219,7 +243,8 @@ impl ImportHandler {
         });
         let mut progress = ImportProgress::default();
         while let Some((chunk, bytes, records)) = rx.recv().await {
-            self.store(import.user_id, chunk, &offsets, &mut progress).await?;
+            self.store(import.user_id, chunk, &offsets, &mut progress)
+                .await?;
             progress.bytes_parsed = bytes as i64;
             progress.records_parsed = records as i64;
             self.rt
@@ -230,7 +255,9 @@ impl ImportHandler {
         }
         let outcome = match parse.await? {
             Ok(()) => Outcome::Done,
-            Err(ExportError::Io(error)) => return Err(anyhow::Error::new(error).context("reading the spool file")),
+            Err(ExportError::Io(error)) => {
+                return Err(anyhow::Error::new(error).context("reading the spool file"));
+            }
             Err(error) => Outcome::Failed(error),
         };
         Ok((outcome, progress))
@@ -239,7 +266,12 @@ impl ImportHandler {
     async fn fail(&self, id: Uuid, message: &str, location: Option<ErrorLocation>) -> Result<()> {
         self.rt
             .store
-            .finish_import(id, ImportStage::Failed, Some((clip_error(message), location)), self.ctx.clock.now())
+            .finish_import(
+                id,
+                ImportStage::Failed,
+                Some((clip_error(message), location)),
+                self.ctx.clock.now(),
+            )
             .await?;
         self.rt.spool.remove(id);
         self.rt.announce_stored(id).await;
@@ -249,7 +281,9 @@ impl ImportHandler {
 
 fn location(error: &ExportError) -> Option<ErrorLocation> {
     match error {
-        ExportError::Malformed { line, column, byte, .. } => Some(ErrorLocation {
+        ExportError::Malformed {
+            line, column, byte, ..
+        } => Some(ErrorLocation {
             line: *line as i64,
             column: *column as i64,
             byte: *byte as i64,
@@ -264,7 +298,10 @@ impl Handler for ImportHandler {
         let Ok(payload) = serde_json::from_str::<ImportPayload>(&job.payload) else {
             return;
         };
-        if let Err(error) = self.fail(payload.import_id, clip_error(&job.last_error), None).await {
+        if let Err(error) = self
+            .fail(payload.import_id, clip_error(&job.last_error), None)
+            .await
+        {
             tracing::warn!(import = %payload.import_id, %error, "could not mark a lost import failed");
         }
     }
@@ -285,7 +322,8 @@ impl Handler for ImportHandler {
             return Ok(());
         };
         if !self.rt.spool.path(id).exists() {
-            self.fail(id, "the uploaded file is gone from the spool", None).await?;
+            self.fail(id, "the uploaded file is gone from the spool", None)
+                .await?;
             return Ok(());
         }
         let started = std::time::Instant::now();
@@ -293,7 +331,10 @@ impl Handler for ImportHandler {
         self.rt.announce_stored(id).await;
         match self.run(&import, offsets).await {
             Ok((Outcome::Done, progress)) => {
-                self.rt.store.finish_import(id, ImportStage::Succeeded, None, self.ctx.clock.now()).await?;
+                self.rt
+                    .store
+                    .finish_import(id, ImportStage::Succeeded, None, self.ctx.clock.now())
+                    .await?;
                 self.rt.spool.remove(id);
                 self.rt.announce_stored(id).await;
                 let seconds = started.elapsed().as_secs_f64();

@@ -49,7 +49,9 @@ impl ImportBus {
             (Ok(client), Ok(runtime)) => {
                 runtime.spawn(subscribe(client, channel.clone(), store, local.clone()));
             }
-            _ => tracing::warn!("import status: no redis subscription; watchers see local changes only"),
+            _ => tracing::warn!(
+                "import status: no redis subscription; watchers see local changes only"
+            ),
         }
         ImportBus {
             local,

@@ -55,7 +55,13 @@ async fn blocking<T: Send + 'static>(
 impl Imports<'_> {
     /// The import `id` of user `user_id`, when the caller may see the user; else NOT_FOUND
     /// (named as `kind`).
-    async fn own(&self, caller: &Caller, user_id: Uuid, id: Uuid, kind: &'static str) -> Result<Import> {
+    async fn own(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        id: Uuid,
+        kind: &'static str,
+    ) -> Result<Import> {
         Users(self.ctx).visible(caller, user_id).await?;
         let name = if kind == UPLOAD {
             upload_name(user_id, id)
@@ -114,10 +120,10 @@ impl Imports<'_> {
             updated_at: now,
         };
         let mut inserted = self.rt.store.insert_import(&import).await?;
-        if !inserted
-            && let Some(active) = self.rt.store.active_import(user_id).await?
-        {
-            if active.stage == ImportStage::Receiving && active.updated_at + UPLOAD_IDLE_TIMEOUT < now {
+        if !inserted && let Some(active) = self.rt.store.active_import(user_id).await? {
+            if active.stage == ImportStage::Receiving
+                && active.updated_at + UPLOAD_IDLE_TIMEOUT < now
+            {
                 self.abort(active.id, "the upload was abandoned").await?;
                 inserted = self.rt.store.insert_import(&import).await?;
             } else {
@@ -142,7 +148,8 @@ impl Imports<'_> {
         let writer = match blocking(move || spool.create(id)).await {
             Ok(writer) => writer,
             Err(error) => {
-                self.abort(id, "the spool file could not be created").await?;
+                self.abort(id, "the spool file could not be created")
+                    .await?;
                 return Err(error);
             }
         };
@@ -215,7 +222,8 @@ impl Imports<'_> {
             Ok(writer) => writer,
             Err(error) => {
                 drop(guard);
-                self.abort(id, "the spool file could not be written").await?;
+                self.abort(id, "the spool file could not be written")
+                    .await?;
                 return Err(error);
             }
         };
@@ -226,7 +234,10 @@ impl Imports<'_> {
         const PERSIST_EVERY: i64 = 16 << 20;
         if persist || import.bytes_received / PERSIST_EVERY != previous / PERSIST_EVERY {
             let now = self.ctx.clock.now();
-            self.rt.store.set_received(id, import.bytes_received, now).await?;
+            self.rt
+                .store
+                .set_received(id, import.bytes_received, now)
+                .await?;
             import.updated_at = now;
             self.rt.announce(&import).await;
         }
@@ -266,7 +277,8 @@ impl Imports<'_> {
         let (len, sha256) = match finished {
             Ok(done) => done,
             Err(error) => {
-                self.abort(id, "the spool file could not be written").await?;
+                self.abort(id, "the spool file could not be written")
+                    .await?;
                 return Err(error);
             }
         };
@@ -287,7 +299,10 @@ impl Imports<'_> {
             return Err(Error::already_exists(IMPORT, existing.name()));
         }
         let now = self.ctx.clock.now();
-        self.rt.store.complete_upload(id, len as i64, &sha256, now).await?;
+        self.rt
+            .store
+            .complete_upload(id, len as i64, &sha256, now)
+            .await?;
         if let Err(error) = self.rt.enqueue(id).await {
             self.abort(id, "the import could not be queued").await?;
             return Err(error);
@@ -323,7 +338,12 @@ impl Imports<'_> {
     }
 
     /// A user's imports, newest first.
-    pub async fn list(&self, caller: &Caller, user_id: Uuid, page: PageRequest) -> Result<Page<Import>> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        user_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Import>> {
         Users(self.ctx).visible(caller, user_id).await?;
         let rows = self.rt.store.list_imports(user_id, &page).await?;
         Ok(page.page(rows, |i| i.id))
@@ -361,7 +381,12 @@ pub async fn abort(rt: &ImportRuntime, ctx: &Context, id: Uuid, reason: &str) ->
     rt.drop_writer(id);
     rt.spool.remove(id);
     rt.store
-        .finish_import(id, ImportStage::Failed, Some((reason, None)), ctx.clock.now())
+        .finish_import(
+            id,
+            ImportStage::Failed,
+            Some((reason, None)),
+            ctx.clock.now(),
+        )
         .await?;
     tracing::info!(import = %id, reason, "import upload aborted");
     if let Some(import) = rt.store.import(id).await? {

@@ -21,9 +21,17 @@ const COLUMNS: &str = "id, user_id, format, stage, bytes_received, total_bytes, 
 const ACTIVE: &str = "('receiving', 'queued', 'parsing')";
 
 impl SeaStore {
-    async fn import_exec(&self, sql: &str, values: Vec<Value>) -> std::result::Result<u64, sea_orm::DbErr> {
+    async fn import_exec(
+        &self,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> std::result::Result<u64, sea_orm::DbErr> {
         let backend = self.db.get_database_backend();
-        Ok(self.db.execute_raw(stmt(backend, sql, values)).await?.rows_affected())
+        Ok(self
+            .db
+            .execute_raw(stmt(backend, sql, values))
+            .await?
+            .rows_affected())
     }
 
     async fn import_rows(&self, sql: &str, values: Vec<Value>) -> Result<Vec<Import>> {
@@ -40,7 +48,8 @@ impl SeaStore {
 fn import(row: &QueryResult) -> Result<Import> {
     let stage: String = get(row, 3)?;
     let skipped: String = get(row, 12)?;
-    let skipped: BTreeMap<String, i64> = serde_json::from_str(&skipped).map_err(anyhow::Error::from)?;
+    let skipped: BTreeMap<String, i64> =
+        serde_json::from_str(&skipped).map_err(anyhow::Error::from)?;
     let line: Option<i64> = get(row, 14)?;
     let column: Option<i64> = get(row, 15)?;
     let byte: Option<i64> = get(row, 16)?;
@@ -109,7 +118,10 @@ impl ImportStore for SeaStore {
 
     async fn import(&self, id: Uuid) -> Result<Option<Import>> {
         let rows = self
-            .import_rows(&format!("SELECT {COLUMNS} FROM data_import WHERE id = ?"), vec![id.into()])
+            .import_rows(
+                &format!("SELECT {COLUMNS} FROM data_import WHERE id = ?"),
+                vec![id.into()],
+            )
             .await?;
         Ok(rows.into_iter().next())
     }
@@ -159,7 +171,13 @@ impl ImportStore for SeaStore {
         Ok(())
     }
 
-    async fn complete_upload(&self, id: Uuid, bytes: i64, sha256: &str, now: DateTime<Utc>) -> Result<()> {
+    async fn complete_upload(
+        &self,
+        id: Uuid,
+        bytes: i64,
+        sha256: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.import_exec(
             "UPDATE data_import SET stage = 'queued', complete = TRUE, bytes_received = ?, \
              sha256 = ?, upload_complete_at = ?, updated_at = ? WHERE id = ? AND stage = 'receiving'",
@@ -183,7 +201,12 @@ impl ImportStore for SeaStore {
         Ok(())
     }
 
-    async fn update_progress(&self, id: Uuid, p: &ImportProgress, now: DateTime<Utc>) -> Result<()> {
+    async fn update_progress(
+        &self,
+        id: Uuid,
+        p: &ImportProgress,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         self.import_exec(
             "UPDATE data_import SET bytes_parsed = ?, records_parsed = ?, samples_stored = ?, \
              events_stored = ?, skipped_total = ?, skipped = ?, updated_at = ? \
