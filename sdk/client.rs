@@ -120,7 +120,7 @@ impl Client {
         self.channel.clone()
     }
 
-    fn auth(&self) -> Auth {
+    pub(crate) fn auth(&self) -> Auth {
         Auth(self.credentials.clone())
     }
 

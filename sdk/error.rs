@@ -65,6 +65,17 @@ impl Error {
         }
     }
 
+    /// The resource named by a `google.rpc.ResourceInfo` detail (NOT_FOUND, ALREADY_EXISTS),
+    /// such as the import that already holds an uploaded file.
+    pub fn resource_name(&self) -> Option<String> {
+        match self {
+            Error::Status(status) => status
+                .get_details_resource_info()
+                .map(|info| info.resource_name),
+            _ => None,
+        }
+    }
+
     /// The underlying status, when the server answered.
     pub fn status(&self) -> Option<&tonic::Status> {
         match self {

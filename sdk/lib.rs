@@ -11,10 +11,12 @@
 
 mod client;
 mod error;
+mod imports;
 mod paging;
 
 pub use client::{Client, Credentials};
 pub use error::Error;
+pub use imports::MAX_UPLOAD_CHUNK;
 pub use paging::paginate;
 
 /// Generated messages and service stubs of package `owl.v1`.

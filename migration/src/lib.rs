@@ -11,6 +11,7 @@ mod m20261201_000006_create_jobs;
 mod m20261201_000007_create_connect_flow;
 mod m20261201_000008_job_dedup_while_waiting;
 mod m20261201_000009_create_webhook_items;
+mod m20261201_000010_create_imports;
 mod m20261201_000011_create_sleep_phases;
 pub mod sample_codec;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_create_connect_flow::Migration),
             Box::new(m20261201_000008_job_dedup_while_waiting::Migration),
             Box::new(m20261201_000009_create_webhook_items::Migration),
+            Box::new(m20261201_000010_create_imports::Migration),
             Box::new(m20261201_000011_create_sleep_phases::Migration),
         ]
     }

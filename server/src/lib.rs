@@ -15,6 +15,7 @@ pub mod apple_health;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod import_cli;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
@@ -149,6 +150,12 @@ impl AppState {
             },
         });
         jobs.ctx = Some(ctx.clone());
+        jobs.imports = Some(Arc::new(jobs::import::ImportRuntime::from_config(
+            config,
+            store.clone(),
+            cache.as_ref(),
+            jobs.queue.clone(),
+        )?));
         if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password)
             && let Some(admin) = Developers(&ctx).bootstrap_admin(email, password).await?
         {

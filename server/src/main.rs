@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: EncryptionCommand,
     },
+    /// Import files into a user's data through a running server's API.
+    Import {
+        #[command(subcommand)]
+        command: owl_server::import_cli::ImportCommand,
+    },
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -99,13 +104,18 @@ fn load() -> Result<Config, ExitCode> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // A client of a server: needs no configuration of its own.
+    let command = match cli.command {
+        Command::Import { command } => return owl_server::import_cli::main(command).await,
+        command => command,
+    };
     let config = match load() {
         Ok(config) => config,
         Err(code) => return code,
     };
     if let Command::Config {
         command: ConfigCommand::Check,
-    } = cli.command
+    } = command
     {
         for (key, value) in config.report() {
             println!("{key} = {value}");
@@ -114,7 +124,7 @@ async fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let _telemetry = telemetry::init(config.environment.json_logs(), &config.sentry);
-    let result = match cli.command {
+    let result = match command {
         Command::Serve { listen, no_worker } => serve(config, listen, !no_worker).await,
         Command::Worker => worker(config).await,
         Command::Jobs { command } => jobs(config, command).await,
@@ -122,7 +132,7 @@ async fn main() -> ExitCode {
         Command::Encryption {
             command: EncryptionCommand::Rotate,
         } => rotate(config).await,
-        Command::Config { .. } => Ok(()),
+        Command::Config { .. } | Command::Import { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,7 @@ mod convert;
 mod developer;
 mod events;
 mod http;
+mod imports;
 mod oauth;
 mod sdk_sync;
 mod sdk_token;
@@ -92,6 +93,7 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
             ctx: ctx.clone(),
             jobs: state.jobs.clone(),
         }))
+        .add_service(imports::service(state))
         .add_service(
             TimeSeriesServiceServer::new(TimeSeriesApi(Arc::clone(&ctx)))
                 .max_decoding_message_size(MAX_SAMPLE_MESSAGE_BYTES),

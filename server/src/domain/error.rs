@@ -28,6 +28,11 @@ pub enum Reason {
     ProviderNotConfigured,
     RateLimited,
     ConnectionNotActive,
+    ImportInProgress,
+    UploadOffsetMismatch,
+    UploadIncomplete,
+    UploadClosed,
+    ChecksumMismatch,
     Unavailable,
     Internal,
 }
@@ -50,6 +55,11 @@ impl Reason {
             Reason::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
             Reason::RateLimited => "RATE_LIMITED",
             Reason::ConnectionNotActive => "CONNECTION_NOT_ACTIVE",
+            Reason::ImportInProgress => "IMPORT_IN_PROGRESS",
+            Reason::UploadOffsetMismatch => "UPLOAD_OFFSET_MISMATCH",
+            Reason::UploadIncomplete => "UPLOAD_INCOMPLETE",
+            Reason::UploadClosed => "UPLOAD_CLOSED",
+            Reason::ChecksumMismatch => "CHECKSUM_MISMATCH",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }

@@ -19,6 +19,7 @@ pub mod connections;
 pub mod developers;
 pub mod error;
 pub mod health;
+pub mod imports;
 pub mod lease;
 pub mod mail;
 pub mod model;

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod embedded;
+pub mod import;
+pub mod import_status;
 pub mod queue;
 pub mod redis;
 pub mod runs;
@@ -97,6 +99,8 @@ pub struct Jobs {
     /// What sync handlers pull with (providers, stores); without it a sync records its run and
     /// fetches nothing (benchmarks of the queue alone).
     pub ctx: Option<Arc<Context>>,
+    /// Imports of files (records, spool, status); set by `AppState::from_config`.
+    pub imports: Option<Arc<import::ImportRuntime>>,
 }
 
 impl Jobs {
@@ -116,6 +120,7 @@ impl Jobs {
             status,
             backend: "embedded",
             ctx: None,
+            imports: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl Jobs {
             status,
             backend: "redis",
             ctx: None,
+            imports: None,
         }
     }
 
@@ -168,6 +174,12 @@ impl Jobs {
             registry.register(
                 sleep::SLEEP_CLOSE_KIND,
                 Arc::new(sleep::SleepCloseHandler(ctx.clone())),
+            );
+        }
+        if let (Some(imports), Some(ctx)) = (&self.imports, &self.ctx) {
+            registry.register(
+                import::IMPORT_KIND,
+                Arc::new(import::ImportHandler::new(imports.clone(), ctx.clone())),
             );
         }
         registry

@@ -16,6 +16,7 @@ use crate::domain::page::PageRequest;
 pub mod connections;
 pub mod entity;
 pub mod health;
+pub mod imports;
 pub mod jobs;
 pub mod redis_limiter;
 pub mod redis_sleep;

@@ -217,3 +217,116 @@ pub fn validate_batches(
     v.finish()?;
     Ok((out, duplicates))
 }
+
+/// Samples dropped by [`sanitize_batches`], by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped(pub std::collections::BTreeMap<&'static str, u64>);
+
+impl Dropped {
+    /// Counts `n` samples dropped for `reason`.
+    pub fn add(&mut self, reason: &'static str, n: u64) {
+        if n > 0 {
+            *self.0.entry(reason).or_default() += n;
+        }
+    }
+}
+
+/// The lenient form of [`validate_batches`] for imported files: a bad sample is dropped and
+/// counted by reason (`unknown_type`, `unknown_unit`, `invalid_source`, `invalid_time`,
+/// `invalid_value`, `duplicate`) instead of rejecting the whole batch, so one absurd record
+/// of an export does not keep the rest out.
+pub fn sanitize_batches(
+    batches: Vec<RawBatch>,
+    now_ms: i64,
+    offsets: &OffsetRule,
+) -> (Vec<SeriesBatch>, Dropped) {
+    let mut dropped = Dropped::default();
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let n = batch.times.len() as u64;
+        let mut v = Violations::new();
+        check_source(&batch.source, "source", &mut v);
+        let Some(kind) = series_type(&batch.series_type) else {
+            dropped.add("unknown_type", n);
+            continue;
+        };
+        let Some(conversion) = to_canonical(&batch.unit, kind.unit) else {
+            dropped.add("unknown_unit", n);
+            continue;
+        };
+        if !v.is_empty() {
+            dropped.add("invalid_source", n);
+            continue;
+        }
+        let offsets_ok =
+            batch.zone_offsets.is_empty() || batch.zone_offsets.len() == batch.times.len();
+        if batch.values.len() != batch.times.len() || !offsets_ok {
+            dropped.add("invalid_value", n);
+            continue;
+        }
+        let counts = kind.aggregation == Aggregation::Sum;
+        let mut samples = Vec::with_capacity(batch.times.len());
+        for (j, (&time, &value)) in batch.times.iter().zip(&batch.values).enumerate() {
+            if time < 0 || time > now_ms + DAY_MS {
+                dropped.add("invalid_time", 1);
+                continue;
+            }
+            let converted = conversion.apply(value);
+            if !value.is_finite() || !converted.is_finite() || (counts && converted < 0.0) {
+                dropped.add("invalid_value", 1);
+                continue;
+            }
+            if !plausible(kind, converted) {
+                dropped.add("implausible_value", 1);
+                continue;
+            }
+            let zone_offset = match batch.zone_offsets.get(j) {
+                Some(&o) if o.abs() > MAX_OFFSET_SECONDS => {
+                    dropped.add("invalid_time", 1);
+                    continue;
+                }
+                Some(&o) => o,
+                None => offsets.at(time),
+            };
+            samples.push(Sample {
+                time,
+                value: converted,
+                zone_offset,
+            });
+        }
+        samples.sort_by_key(|s| s.time);
+        let before = samples.len();
+        samples.reverse();
+        samples.dedup_by_key(|s| s.time);
+        samples.reverse();
+        dropped.add("duplicate", (before - samples.len()) as u64);
+        if !samples.is_empty() {
+            out.push(SeriesBatch {
+                source: batch.source,
+                series_type_id: kind.id,
+                samples,
+            });
+        }
+    }
+    (out, dropped)
+}
+
+/// Whether a canonical value is physiologically possible for its unit (an import drops the
+/// rest as `implausible_value`); units without a known range accept any finite value.
+fn plausible(kind: &SeriesType, value: f64) -> bool {
+    let (low, high) = match kind.unit {
+        "bpm" => (1.0, 300.0),
+        "%" => (0.0, 100.0),
+        "kg" => (0.5, 700.0),
+        "breaths/min" => (1.0, 150.0),
+        "ms" => (0.0, 10_000.0),
+        "degC" => (-100.0, 100.0),
+        "mmHg" => (1.0, 400.0),
+        "kcal" => (0.0, 50_000.0),
+        "count" => (0.0, 10_000_000.0),
+        "m" => (0.0, 10_000_000.0),
+        "min" => (0.0, 1_440.0),
+        _ => return true,
+    };
+    (low..=high).contains(&value)
+}

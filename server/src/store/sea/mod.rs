@@ -15,6 +15,7 @@ mod accounts;
 mod blocks;
 mod connections;
 mod events;
+mod imports;
 mod jobs;
 mod sample_reads;
 mod sample_writer;

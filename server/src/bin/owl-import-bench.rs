@@ -1,0 +1,207 @@
+//! `owl-import-bench`: Apple Health imports end to end (upload through the SDK's
+//! `ImportAppleHealth`, spool, parse, store, until WatchImport reports the terminal stage)
+//! with the server in-process, on exports made by ../shared/bench/gen_apple_health.py; prints
+//! records/s and peak RSS beside the reference's figures (../shared/bench/REFERENCE.md).
+//!
+//! ```text
+//! cargo run --release -p owl-server --bin owl-import-bench                       # SQLite
+//! cargo run --release -p owl-server --bin owl-import-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Parser;
+use owl::{Client, pb};
+use owl_server::config::Config;
+use owl_server::import_cli::{upload_file, wait_for};
+use owl_server::{AppState, Overrides};
+use sea_orm::{ConnectionTrait, Database};
+
+/// Import benchmark.
+#[derive(Parser)]
+struct Args {
+    /// Admin URL of a PostgreSQL server; the benchmark creates and drops its own database.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Export sizes, in `<Record>` elements (the generator's --records), imported in order.
+    #[arg(long, value_delimiter = ',', default_value = "100000,1000000")]
+    records: Vec<u64>,
+    /// Where generated exports are kept between runs.
+    #[arg(long, default_value = "/tmp/owl-import-bench")]
+    exports: PathBuf,
+    /// The generator.
+    #[arg(long, default_value = "/work/shared/bench/gen_apple_health.py")]
+    generator: PathBuf,
+}
+
+fn status_mib(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The export of `records` records with seed 42, generated once.
+fn export(args: &Args, records: u64) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(&args.exports)?;
+    let path = args.exports.join(format!("e{records}.xml"));
+    if !path.exists() {
+        eprintln!("generating {}", path.display());
+        let status = std::process::Command::new("python3")
+            .arg(&args.generator)
+            .args(["--records", &records.to_string(), "--seed", "42", "--out"])
+            .arg(&path)
+            .status()?;
+        anyhow::ensure!(status.success(), "the generator failed");
+    }
+    Ok(path)
+}
+
+/// The reference's figures: records/s and peak RSS (MiB).
+fn reference(records: u64) -> &'static str {
+    match records {
+        100_000 => "1,594 records/s, 527 MiB",
+        1_000_000 => "1,749 records/s, 2,160 MiB",
+        _ => "—",
+    }
+}
+
+async fn import(
+    client: &Client,
+    user: &pb::User,
+    path: &Path,
+) -> anyhow::Result<(pb::Import, f64, f64)> {
+    let started = Instant::now();
+    let queued = upload_file(client, &user.name, path, None, |_| {}).await?;
+    let uploaded = started.elapsed().as_secs_f64();
+    let done = wait_for(client, &queued, |_| {}).await?;
+    Ok((done, uploaded, started.elapsed().as_secs_f64()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let (database_url, cleanup) = match &args.postgres {
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
+            None,
+        ),
+        Some(admin) => {
+            let name = format!("owl_import_bench_{}", uuid::Uuid::now_v7().simple());
+            Database::connect(admin)
+                .await?
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            (format!("{base}/{name}"), Some((admin.clone(), name)))
+        }
+    };
+    let engine = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let files: Vec<(u64, PathBuf)> = args
+        .records
+        .iter()
+        .map(|&n| export(&args, n).map(|p| (n, p)))
+        .collect::<anyhow::Result<_>>()?;
+    let vars: HashMap<String, String> = HashMap::from([
+        ("ENVIRONMENT".into(), "test".into()),
+        (
+            "SECRET_KEY".into(),
+            "benchmark-secret-key-that-is-long-enough".into(),
+        ),
+        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
+        ("DATABASE_URL".into(), database_url),
+    ]);
+    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState::from_config(&config, Overrides::default()).await?;
+    tokio::spawn(state.jobs.worker().run(std::future::pending()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(owl_server::run(state, listener, async move {
+        let _ = stopped.await;
+    }));
+    let client = Client::connect(url).await?;
+    let session = client
+        .onboard(pb::OnboardRequest {
+            email: "bench@example.com".into(),
+            password: "benchmark password".into(),
+        })
+        .await?;
+    let developer = client.with_token(session.access_token);
+    let app = developer
+        .create_application(pb::CreateApplicationRequest {
+            application: Some(pb::Application {
+                display_name: "bench".into(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    let key = developer
+        .create_api_key(pb::CreateApiKeyRequest {
+            parent: app.name,
+            api_key: None,
+        })
+        .await?;
+    let backend = client.with_api_key(key.key);
+    println!(
+        "owl-import-bench on {engine}, {} cores; RSS before imports {:.0} MiB",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        status_mib("VmRSS:")
+    );
+    println!(
+        "| export | MB | upload s | total s | records/s end to end | samples stored | skipped | peak RSS so far | reference |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (n, path) in &files {
+        let user = backend
+            .create_user(pb::CreateUserRequest {
+                parent: String::new(),
+                user: Some(pb::User {
+                    external_user_id: format!("user-{n}"),
+                    ..Default::default()
+                }),
+            })
+            .await?;
+        let size = std::fs::metadata(path)?.len() as f64 / 1e6;
+        let (done, upload, total) = import(&backend, &user, path).await?;
+        anyhow::ensure!(
+            done.stage == pb::ImportStage::Succeeded as i32,
+            "import failed: {}",
+            done.error
+        );
+        println!(
+            "| {n} records | {size:.0} | {upload:.2} | {total:.2} | {:.0} ({} elements) | {} | {} | {:.0} MiB | {} |",
+            done.records_parsed as f64 / total,
+            done.records_parsed,
+            done.samples_stored,
+            done.skipped_total,
+            status_mib("VmHWM:"),
+            reference(*n)
+        );
+    }
+    println!(
+        "peak RSS of the whole process (server, worker and client): {:.0} MiB",
+        status_mib("VmHWM:")
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    if let Some((admin, name)) = cleanup {
+        Database::connect(&admin)
+            .await?
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await?;
+    }
+    Ok(())
+}
