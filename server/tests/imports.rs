@@ -438,7 +438,7 @@ async fn malformed_xml_fails_at_its_line_and_column_keeps_what_came_before_and_r
         + 1;
     let done = rig.import(xml.as_bytes()).await;
     failed(&done);
-    let location = done.error_location.clone().expect("a location");
+    let location = done.error_location.expect("a location");
     assert_eq!(location.line, line, "{done:?}");
     assert!(location.column > 0);
     assert!(done.samples_stored > 0, "earlier chunks are kept: {done:?}");
