@@ -31,15 +31,13 @@ pub const GRPC_DURATION: &str = "owl_grpc_request_duration_seconds";
 pub const QUEUE_PENDING: &str = "owl_job_queue_pending";
 /// Dead-lettered jobs, sampled at each scrape.
 pub const QUEUE_DEAD: &str = "owl_job_queue_dead";
-/// Jobs settled by a worker, by `kind` and `outcome` (`ok`, `retry`, `dead`).
+/// Job attempts a worker finished, by `kind` and `outcome` (`ok`, `error`, `panic`).
 pub const JOBS: &str = "owl_jobs_total";
 /// Seconds a job's handler ran, by `kind`.
 pub const JOB_DURATION: &str = "owl_job_duration_seconds";
-/// Sync runs finished, by `provider` and `outcome` (`succeeded`, `failed`).
+/// Sync attempts finished, by `provider` and `outcome` (`succeeded`, `retrying`, `failed`).
 pub const SYNC_RUNS: &str = "owl_sync_runs_total";
-/// Items a sync stored, by `provider`.
-pub const SYNC_ITEMS: &str = "owl_sync_items_total";
-/// Apple Health import records, by `outcome` (`stored`, `skipped`).
+/// Apple Health import records, by `outcome` (`stored` samples and events, `skipped`).
 pub const IMPORT_RECORDS: &str = "owl_import_records_total";
 /// Apple Health import bytes received.
 pub const IMPORT_BYTES: &str = "owl_import_bytes_total";

@@ -597,3 +597,52 @@ async fn encryption_rotate_re_encrypts_tokens_under_the_new_key() {
         "nothing written"
     );
 }
+
+/// The value of `name{…labels…}` in a scrape of `/metrics`; 0 when absent.
+async fn metric(server: &TestServer, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(&format!("{name}{{")))
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .map(|value| value.parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_sync_moves_the_sync_and_job_counters_of_metrics() {
+    let f = flow().await;
+    let succeeded = [("provider", "demo"), ("outcome", "succeeded")];
+    let jobs_ok = [("kind", "sync"), ("outcome", "ok")];
+    let syncs_before = metric(&f.server, "owl_sync_runs_total", &succeeded).await;
+    let jobs_before = metric(&f.server, "owl_jobs_total", &jobs_ok).await;
+    let worker = tokio::spawn(f.server.jobs.worker().run(std::future::pending()));
+    let started = f.start().await.unwrap();
+    f.callback(&f.consent(&started.authorization_url, "allow").await)
+        .await;
+    let run = finished_run(&f.backend, &f.user).await;
+    assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
+    // The job is counted once its handler returns, just after the run is recorded.
+    let mut jobs_after = jobs_before;
+    for _ in 0..100 {
+        jobs_after = metric(&f.server, "owl_jobs_total", &jobs_ok).await;
+        if jobs_after > jobs_before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    worker.abort();
+    assert!(metric(&f.server, "owl_sync_runs_total", &succeeded).await >= syncs_before + 1.0);
+    assert!(jobs_after >= jobs_before + 1.0);
+    let duration = [("kind", "sync")];
+    assert!(metric(&f.server, "owl_job_duration_seconds_count", &duration).await >= 1.0);
+}

@@ -183,6 +183,10 @@ impl ImportHandler {
         progress: &mut ImportProgress,
     ) -> Result<()> {
         let now = self.ctx.clock.now();
+        let before = (
+            progress.samples_stored + progress.events_stored,
+            progress.skipped_total(),
+        );
         for (reason, n) in &chunk.skipped {
             progress.skip(reason, *n as i64);
         }
@@ -219,6 +223,12 @@ impl ImportHandler {
             progress.events_stored += (stats.inserted + stats.updated) as i64;
             progress.skip("already_stored", stats.skipped as i64);
         }
+        let stored = progress.samples_stored + progress.events_stored - before.0;
+        let skipped = progress.skipped_total() - before.1;
+        metrics::counter!(crate::metrics::IMPORT_RECORDS, "outcome" => "stored")
+            .increment(stored.max(0) as u64);
+        metrics::counter!(crate::metrics::IMPORT_RECORDS, "outcome" => "skipped")
+            .increment(skipped.max(0) as u64);
         Ok(())
     }
 

@@ -313,6 +313,7 @@ impl Handler for SyncHandler {
                 self.store
                     .finish_sync_run(run.id, SyncStatus::Succeeded, None, true, self.clock.now())
                     .await?;
+                sync_outcome(&payload.provider, "succeeded");
                 self.announce(run.id).await;
                 Ok(())
             }
@@ -324,6 +325,10 @@ impl Handler for SyncHandler {
                 } else {
                     SyncStatus::Running
                 };
+                sync_outcome(
+                    &payload.provider,
+                    if last_attempt { "failed" } else { "retrying" },
+                );
                 self.store
                     .finish_sync_run(
                         run.id,
@@ -338,4 +343,10 @@ impl Handler for SyncHandler {
             }
         }
     }
+}
+
+/// Counts a finished sync attempt for `/metrics`.
+fn sync_outcome(provider: &str, outcome: &'static str) {
+    metrics::counter!(crate::metrics::SYNC_RUNS, "provider" => provider.to_owned(), "outcome" => outcome)
+        .increment(1);
 }

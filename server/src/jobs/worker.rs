@@ -212,6 +212,15 @@ async fn execute(queue: &dyn Queue, registry: &Registry, delivery: Delivery) {
         outcome = work => outcome,
         never = keep_leased(queue, &delivery) => match never {},
     };
+    let label = match &outcome {
+        Ok(Ok(())) => "ok",
+        Ok(Err(_)) => "error",
+        Err(_) => "panic",
+    };
+    metrics::counter!(crate::metrics::JOBS, "kind" => delivery.kind.clone(), "outcome" => label)
+        .increment(1);
+    metrics::histogram!(crate::metrics::JOB_DURATION, "kind" => delivery.kind.clone())
+        .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(Ok(())) => {
             if let Err(error) = queue.ack(&delivery).await {

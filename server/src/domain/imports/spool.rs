@@ -100,6 +100,7 @@ impl SpoolWriter {
         self.file.write_all(data)?;
         self.hasher.update(data);
         self.len += data.len() as u64;
+        metrics::counter!(crate::metrics::IMPORT_BYTES).increment(data.len() as u64);
         Ok(())
     }
 
