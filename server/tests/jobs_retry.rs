@@ -425,15 +425,20 @@ async fn a_webhook_arriving_while_its_connections_sync_runs_makes_one_follow_up_
             pb::SyncState::Succeeded as i32,
             "{backfill:?}"
         );
-        // One job at a time: nothing of the follow-up has run yet.
-        let asked_by_backfill = f.fake.received_requests().await.unwrap().len();
-        assert_eq!(calls.lock().unwrap().len(), 1, "{redis:?}");
         let run = f.finished(Some(&follow_up)).await;
         assert_eq!(run.state, pb::SyncState::Succeeded as i32, "{run:?}");
         assert_eq!(run.attempts, 1);
+        // The follow-up asked Oura again, and only once the backfill was done: one job at a
+        // time, so its request came after the backfill's slow answer (1.5 s) had arrived.
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(
+            calls.len(),
+            2,
+            "the backfill's and the follow-up's on {redis:?}"
+        );
         assert!(
-            f.fake.received_requests().await.unwrap().len() > asked_by_backfill,
-            "the follow-up asked Oura again on {redis:?}"
+            calls[1] - calls[0] >= Duration::from_millis(1500),
+            "the follow-up ran while the backfill did on {redis:?}"
         );
         assert_eq!(
             f.runs().await.len(),
