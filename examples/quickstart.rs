@@ -1,5 +1,6 @@
 //! Quickstart: onboard (or log in), create an application and an API key, create a user, mint
-//! an SDK token for them, and list users page by page.
+//! an SDK token for them, push HealthKit samples as their phone would, and list users page by
+//! page.
 //!
 //! Start a server with the README's first command, then:
 //!
@@ -86,6 +87,61 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .name
     );
+
+    // The phone pushes what HealthKit gave it: two heart-rate samples and a step count, each
+    // with its record id (re-sending them adds nothing), in HealthKit's own identifiers and
+    // units. A bad record would be rejected by index while the rest is stored.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let at = |seconds_ago: i64| {
+        Some(prost_types::Timestamp {
+            seconds: now - seconds_ago,
+            nanos: 0,
+        })
+    };
+    const HEART_RATE: &str = "HKQuantityTypeIdentifierHeartRate";
+    const STEPS: &str = "HKQuantityTypeIdentifierStepCount";
+    let sample = |id: &str, kind: &str, unit: &str, value: f64, ago: i64| pb::HealthSample {
+        record_id: id.into(),
+        r#type: kind.into(),
+        unit: unit.into(),
+        value,
+        start_time: at(ago),
+        end_time: at(ago),
+        ..Default::default()
+    };
+    let batch = pb::HealthBatch {
+        platform: pb::HealthPlatform::Healthkit as i32,
+        source: Some(pb::HealthSource {
+            app_id: "com.apple.health".into(),
+            app_name: "Health".into(),
+            device_name: "Apple Watch".into(),
+            device_model: "Watch7,1".into(),
+            device_manufacturer: "Apple Inc.".into(),
+            ..Default::default()
+        }),
+        samples: vec![
+            sample("hr-1", HEART_RATE, "count/min", 62.0, 120),
+            sample("hr-2", HEART_RATE, "count/min", 64.0, 60),
+            sample("steps-1", STEPS, "count", 420.0, 60),
+        ],
+        ..Default::default()
+    };
+    let pushed = phone
+        .push_health_batch(pb::PushHealthBatchRequest {
+            parent: user.name.clone(),
+            batch: Some(batch),
+        })
+        .await?
+        .result
+        .unwrap_or_default();
+    println!(
+        "the phone pushed {} records ({} rejected)",
+        pushed.accepted,
+        pushed.rejected.len()
+    );
+    assert_eq!(pushed.accepted, 3, "{pushed:?}");
 
     // An SDK token reaches only its own user.
     let others = phone.list_users(pb::ListUsersRequest::default()).await;
