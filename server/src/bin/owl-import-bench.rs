@@ -31,6 +31,9 @@ struct Args {
     /// Where generated exports are kept between runs.
     #[arg(long, default_value = "/tmp/owl-import-bench")]
     exports: PathBuf,
+    /// Upload the exports zipped, as the Health app shares them (export.zip).
+    #[arg(long)]
+    zip: bool,
     /// The generator.
     #[arg(long, default_value = "/work/shared/bench/gen_apple_health.py")]
     generator: PathBuf,
@@ -51,17 +54,46 @@ fn status_mib(field: &str) -> f64 {
 /// The export of `records` records with seed 42, generated once.
 fn export(args: &Args, records: u64) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&args.exports)?;
-    let path = args.exports.join(format!("e{records}.xml"));
+    let ext = if args.zip { "zip" } else { "xml" };
+    let path = args.exports.join(format!("e{records}.{ext}"));
     if !path.exists() {
         eprintln!("generating {}", path.display());
         let status = std::process::Command::new("python3")
             .arg(&args.generator)
             .args(["--records", &records.to_string(), "--seed", "42", "--out"])
             .arg(&path)
+            .args(args.zip.then_some("--zip"))
             .status()?;
         anyhow::ensure!(status.success(), "the generator failed");
     }
     Ok(path)
+}
+
+/// Samples the API returns for `user`, counted over every series type (weekly buckets), so
+/// the figures are of data a client can read back, not of the import's own counters.
+async fn stored(client: &Client, user: &pb::User) -> anyhow::Result<i64> {
+    let types = client
+        .list_series_types(pb::ListSeriesTypesRequest::default())
+        .await?
+        .series_types;
+    let mut total = 0;
+    for chunk in types.chunks(20) {
+        let response = client
+            .aggregate_samples(pb::AggregateSamplesRequest {
+                parent: user.name.clone(),
+                series_types: chunk.iter().map(|t| t.code.clone()).collect(),
+                bucket: pb::Bucket::Week as i32,
+                ..Default::default()
+            })
+            .await?;
+        total += response
+            .series
+            .iter()
+            .flat_map(|s| &s.buckets)
+            .map(|b| b.count)
+            .sum::<i64>();
+    }
+    Ok(total)
 }
 
 /// The reference's figures: records/s and peak RSS (MiB).
@@ -81,13 +113,29 @@ async fn import(
     let started = Instant::now();
     let queued = upload_file(client, &user.name, path, None, |_| {}).await?;
     let uploaded = started.elapsed().as_secs_f64();
-    let done = wait_for(client, &queued, |_| {}).await?;
-    Ok((done, uploaded, started.elapsed().as_secs_f64()))
+    let mut parsing = None;
+    let done = wait_for(client, &queued, |i| {
+        if i.stage == pb::ImportStage::Parsing as i32 && parsing.is_none() {
+            parsing = Some(started.elapsed().as_secs_f64());
+        }
+    })
+    .await?;
+    let total = started.elapsed().as_secs_f64();
+    eprintln!(
+        "  upload {uploaded:.3} s, parsing from {:.3} s, done {total:.3} s",
+        parsing.unwrap_or(f64::NAN)
+    );
+    Ok((done, uploaded, total))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // RUST_LOG=owl_server=debug shows what the server does, with times.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let dir = tempfile::tempdir()?;
     let (database_url, cleanup) = match &args.postgres {
         None => (
@@ -164,12 +212,12 @@ async fn main() -> anyhow::Result<()> {
         "| export | MB | upload s | total s | records/s end to end | samples stored | skipped | peak RSS so far | reference |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for (n, path) in &files {
+    for (run, (n, path)) in files.iter().enumerate() {
         let user = backend
             .create_user(pb::CreateUserRequest {
                 parent: String::new(),
                 user: Some(pb::User {
-                    external_user_id: format!("user-{n}"),
+                    external_user_id: format!("user-{run}-{n}"),
                     ..Default::default()
                 }),
             })
@@ -181,13 +229,19 @@ async fn main() -> anyhow::Result<()> {
             "import failed: {}",
             done.error
         );
+        let peak = status_mib("VmHWM:");
+        let readable = stored(&backend, &user).await?;
+        anyhow::ensure!(
+            readable == done.samples_stored,
+            "the import reports {} samples stored, the API returns {readable}",
+            done.samples_stored
+        );
         println!(
-            "| {n} records | {size:.0} | {upload:.2} | {total:.2} | {:.0} ({} elements) | {} | {} | {:.0} MiB | {} |",
+            "| {n} records | {size:.0} | {upload:.2} | {total:.2} | {:.0} ({} elements) | {} (all read back) | {} | {peak:.0} MiB | {} |",
             done.records_parsed as f64 / total,
             done.records_parsed,
             done.samples_stored,
             done.skipped_total,
-            status_mib("VmHWM:"),
             reference(*n)
         );
     }
