@@ -31,6 +31,9 @@ pub const GRPC_DURATION: &str = "owl_grpc_request_duration_seconds";
 pub const QUEUE_PENDING: &str = "owl_job_queue_pending";
 /// Dead-lettered jobs, sampled at each scrape.
 pub const QUEUE_DEAD: &str = "owl_job_queue_dead";
+/// Seconds the longest-waiting ready job has waited for a worker (0 when none waits), sampled
+/// at each scrape.
+pub const QUEUE_OLDEST_WAIT: &str = "owl_job_queue_oldest_wait_seconds";
 /// Job attempts a worker finished, by `kind` and `outcome` (`ok`, `error`, `panic`).
 pub const JOBS: &str = "owl_jobs_total";
 /// Seconds a job's handler ran, by `kind`.
@@ -82,6 +85,13 @@ async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!(QUEUE_DEAD).set(stats.dead as f64);
         }
         Err(error) => tracing::warn!(%error, "metrics: queue statistics unavailable"),
+    }
+    match state.jobs.queue.oldest_waiting().await {
+        Ok(since) => {
+            let age = since.map_or(0, |t| (crate::jobs::queue::now_ms() - t).max(0));
+            metrics::gauge!(QUEUE_OLDEST_WAIT).set(age as f64 / 1000.0);
+        }
+        Err(error) => tracing::warn!(%error, "metrics: queue age unavailable"),
     }
     (
         StatusCode::OK,

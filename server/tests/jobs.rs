@@ -21,6 +21,7 @@ use chrono::Utc;
 use common::TestServer;
 use owl::pb;
 use owl_server::domain::clock::SystemClock;
+use owl_server::jobs::queue::now_ms;
 use owl_server::jobs::runs::{ConnectionRef, SyncRunFilter, SyncSource, SyncStatus};
 use owl_server::jobs::{
     Delivery, Enqueued, Handler, Jobs, JobsSettings, Nacked, NewJob, Queue, QueueSettings,
@@ -483,6 +484,65 @@ async fn a_pending_dedup_key_enqueues_nothing_and_a_delayed_job_waits_for_its_ti
             assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}");
         }
         assert!(seen.contains(&after_ack.id()));
+        rig.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_oldest_waiting_job_is_reported_until_a_worker_takes_it() {
+    for backend in backends() {
+        let server = TestServer::start().await;
+        let rig = Rig::new(backend, &server.db.url, settings()).await;
+        let queue = rig.queue();
+        assert_eq!(queue.oldest_waiting().await.unwrap(), None, "{backend:?}");
+        let delayed = queue
+            .enqueue(NewJob::new("test", "later").delayed(Duration::from_millis(400)))
+            .await
+            .unwrap()
+            .id();
+        assert_eq!(
+            queue.oldest_waiting().await.unwrap(),
+            None,
+            "a delayed job does not wait for a worker yet on {backend:?}"
+        );
+        let before_a = now_ms();
+        let a = enqueue(queue.as_ref(), "a").await;
+        let after_a = now_ms();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let before_b = now_ms();
+        let b = enqueue(queue.as_ref(), "b").await;
+        let since = queue.oldest_waiting().await.unwrap().expect("a waits");
+        assert!(
+            (before_a - 5..=after_a + 5).contains(&since),
+            "a waits since it was enqueued on {backend:?}: {since} not in {before_a}..{after_a}"
+        );
+        let first = queue.reserve("c", 1, Duration::ZERO).await.unwrap();
+        assert_eq!(first.iter().map(|d| d.id).collect::<Vec<_>>(), [a]);
+        let since = queue.oldest_waiting().await.unwrap().expect("b waits");
+        assert!(
+            since >= before_b - 5,
+            "a leased job no longer waits, b does, on {backend:?}"
+        );
+        let second = queue.reserve("c", 1, Duration::ZERO).await.unwrap();
+        assert_eq!(second.iter().map(|d| d.id).collect::<Vec<_>>(), [b]);
+        assert_eq!(queue.oldest_waiting().await.unwrap(), None, "{backend:?}");
+        wait_until(
+            Duration::from_secs(3),
+            "the delayed job is due and waits",
+            || async { queue.oldest_waiting().await.unwrap().is_some() },
+        )
+        .await;
+        let due = queue.oldest_waiting().await.unwrap().unwrap();
+        assert!(due >= after_a + 300, "{backend:?}: due at {due}");
+        let third = queue
+            .reserve("c", 1, Duration::from_millis(200))
+            .await
+            .unwrap();
+        assert_eq!(third.iter().map(|d| d.id).collect::<Vec<_>>(), [delayed]);
+        assert_eq!(queue.oldest_waiting().await.unwrap(), None, "{backend:?}");
+        for d in first.iter().chain(&second).chain(&third) {
+            queue.ack(d).await.unwrap();
+        }
         rig.cleanup().await;
     }
 }

@@ -120,4 +120,13 @@ async fn unknown_paths_share_one_label_and_the_queue_is_sampled() {
     assert!(!after.contains("Nope1"));
     assert!(after.contains("owl_job_queue_pending "), "{after}");
     assert!(after.contains("owl_job_queue_dead "), "{after}");
+    assert!(
+        after.contains("owl_job_queue_oldest_wait_seconds "),
+        "{after}"
+    );
+    assert_eq!(
+        value(&after, "owl_job_queue_oldest_wait_seconds", &[]),
+        0.0,
+        "no job waits: {after}"
+    );
 }

@@ -227,6 +227,10 @@ impl Queue for EmbeddedQueue {
         self.store.job_counts().await
     }
 
+    async fn oldest_waiting(&self) -> Result<Option<i64>> {
+        self.store.oldest_visible(now_ms()).await
+    }
+
     fn take_lost(&self) -> Vec<DeadLetter> {
         std::mem::take(
             &mut *self

@@ -261,6 +261,11 @@ pub trait Queue: Send + Sync {
     /// Counts of pending and dead jobs.
     async fn stats(&self) -> Result<QueueStats>;
 
+    /// Since when (UNIX ms) the job that has waited longest for a worker has been ready to
+    /// run: due now and not held by a live lease. None when no job waits. Operators watch
+    /// `now` minus this (`owl_job_queue_oldest_wait_seconds`) to see workers falling behind.
+    async fn oldest_waiting(&self) -> Result<Option<i64>>;
+
     /// Jobs that `reserve` calls on this handle dead-lettered because their lease ran out on
     /// their last attempt (their worker died), since the last call. Each such job is reported
     /// once, to the handle that buried it, so that its handler can record the failure.

@@ -410,6 +410,10 @@ impl Queue for RedisQueue {
         })
     }
 
+    async fn oldest_waiting(&self) -> Result<Option<i64>> {
+        self.run_grouped(&self.scripts.oldest, &[]).await
+    }
+
     fn take_lost(&self) -> Vec<DeadLetter> {
         std::mem::take(
             &mut *self

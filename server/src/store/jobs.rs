@@ -85,6 +85,9 @@ pub trait JobStore: Send + Sync {
     async fn revive_job(&self, id: Uuid, now_ms: i64) -> Result<bool>;
     /// Pending and dead counts.
     async fn job_counts(&self) -> Result<QueueStats>;
+    /// The earliest `visible_at` (UNIX ms) of queued jobs visible at `now_ms`: ready ones, and
+    /// leased ones whose lease ran out.
+    async fn oldest_visible(&self, now_ms: i64) -> Result<Option<i64>>;
     /// Claims interval `slot` of the schedule `name` for `holder`: true for exactly one caller
     /// per slot, however many replicas ask.
     async fn claim_schedule_slot(

@@ -209,6 +209,39 @@ redis.call('XADD', stream, '*', 'id', id)
 return 1
 "#;
 
+/// Since when (UNIX ms) the longest-waiting job is ready: the first stream entry the group has
+/// not delivered yet (its id is the ms it entered the stream), or a delayed job already due and
+/// not yet moved into the stream, whichever is older; false when none waits. A delivered job
+/// whose worker died counts again once XAUTOCLAIM hands it to another worker.
+const OLDEST: &str = r#"
+if redis.call('EXISTS', stream) == 0 then
+  return redis.error_reply('NOGROUP the stream is missing')
+end
+local since = false
+local last = nil
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+  local name, delivered = nil, nil
+  for i = 1, #info, 2 do
+    if info[i] == 'name' then name = info[i + 1] end
+    if info[i] == 'last-delivered-id' then delivered = info[i + 1] end
+  end
+  if name == group then last = delivered end
+end
+if last == nil then
+  return redis.error_reply('NOGROUP the consumer group is missing')
+end
+local next = redis.call('XRANGE', stream, '(' .. last, '+', 'COUNT', 1)
+if #next > 0 then
+  since = tonumber(string.match(next[1][1], '^(%d+)'))
+end
+local due = redis.call('ZRANGEBYSCORE', P .. 'delayed', '-inf', now, 'WITHSCORES', 'LIMIT', 0, 1)
+if #due > 0 then
+  local at = tonumber(due[2])
+  if not since or at < since then since = at end
+end
+return since
+"#;
+
 pub(super) struct Scripts {
     pub(super) enqueue: Script,
     pub(super) reserve: Script,
@@ -218,6 +251,7 @@ pub(super) struct Scripts {
     pub(super) heartbeat: Script,
     pub(super) dead: Script,
     pub(super) requeue: Script,
+    pub(super) oldest: Script,
 }
 
 impl Scripts {
@@ -232,6 +266,7 @@ impl Scripts {
             heartbeat: script(HEARTBEAT),
             dead: script(DEAD),
             requeue: script(REQUEUE),
+            oldest: script(OLDEST),
         }
     }
 }

@@ -290,6 +290,19 @@ impl JobStore for SeaStore {
         Ok(stats)
     }
 
+    async fn oldest_visible(&self, now_ms: i64) -> Result<Option<i64>> {
+        let rows = self
+            .rows(
+                "SELECT MIN(visible_at) FROM job WHERE state = 'queued' AND visible_at <= ?",
+                vec![now_ms.into()],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => get::<Option<i64>>(row, 0),
+            None => Ok(None),
+        }
+    }
+
     async fn claim_schedule_slot(
         &self,
         name: &str,
