@@ -4,7 +4,14 @@
 
 import type { DescService } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  createClient,
+  type Client,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 
 import { OwlError } from "./errors.js";
@@ -121,23 +128,32 @@ export interface SdkSessionOptions {
  * the app's backend or RedeemInvitationCode on the phone), refreshing it through
  * RefreshSdkToken shortly before it expires. Refresh tokens are single use: store the token
  * `onRefresh` hands over.
+ *
+ * A unary call the server rejects as UNAUTHENTICATED (the phone's clock is off, or the access
+ * token was revoked while its refresh token still holds) refreshes once and is sent again; the
+ * server refused it before doing anything, so the retry cannot apply it twice. Streaming calls
+ * are not retried: their request may be half consumed.
  */
 export function sdkSession(
   options: Omit<OwlOptions, "apiKey" | "token">,
   initial: SdkToken,
   session: SdkSessionOptions = {},
 ): Owl {
-  const anonymous = createOwl(options).client(SdkTokenService);
+  // The untyped client: its ConnectError passes through the interceptors below unchanged (an
+  // OwlError thrown inside an interceptor would reach the caller as code UNKNOWN), and the
+  // typed client around the call turns it into an OwlError.
+  const anonymous = createClient(SdkTokenService, createOwl(options).transport);
   const margin = session.refreshMarginMs ?? 60_000;
   const now = session.now ?? Date.now;
   let current = initial;
   let refreshing: Promise<SdkToken> | undefined;
   const expiresAt = (token: SdkToken) =>
     token.accessTokenExpireTime ? timestampDate(token.accessTokenExpireTime).getTime() : Infinity;
-  const token = async () => {
-    if (expiresAt(current) - margin <= now()) {
+  const refresh = async (stale: SdkToken) => {
+    // Callers that saw the same stale token share one refresh; a later one starts its own.
+    if (current === stale) {
       refreshing ??= anonymous
-        .refreshSdkToken({ refreshToken: current.refreshToken })
+        .refreshSdkToken({ refreshToken: stale.refreshToken })
         .then(async (next) => {
           current = next;
           await session.onRefresh?.(next);
@@ -150,5 +166,27 @@ export function sdkSession(
     }
     return current.accessToken;
   };
-  return createOwl({ ...options, token });
+  const token = async () => {
+    if (expiresAt(current) - margin <= now()) {
+      return refresh(current);
+    }
+    return current.accessToken;
+  };
+  const retryUnauthenticated: Interceptor = (next) => async (request) => {
+    const sent = current;
+    try {
+      return await next(request);
+    } catch (error) {
+      if (request.stream || ConnectError.from(error).code !== Code.Unauthenticated) {
+        throw error;
+      }
+      request.header.set("authorization", `Bearer ${await refresh(sent)}`);
+      return next(request);
+    }
+  };
+  return createOwl({
+    ...options,
+    token,
+    interceptors: [retryUnauthenticated, ...(options.interceptors ?? [])],
+  });
 }

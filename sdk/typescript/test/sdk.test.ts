@@ -128,6 +128,33 @@ describe("SDK tokens", () => {
     expect(error).toBeInstanceOf(OwlError);
     expect([Code.PermissionDenied, Code.NotFound]).toContain(error.code);
   });
+
+  it("refresh once and resend a unary call the server rejects as unauthenticated", async () => {
+    const user = await owl.client(UserService).createUser({ user: { externalUserId: `sdk-retry-${Date.now()}` } });
+    const token = await owl.client(SdkTokenService).createSdkToken({ user: user.name });
+    const refreshed: string[] = [];
+    // The phone believes its access token is good for a long time, but the server does not
+    // know it (revoked, or a clock far off): the first answer is UNAUTHENTICATED.
+    const stale = { ...token, accessToken: `${token.accessToken}x` };
+    const phone = sdkSession({ baseUrl: url }, stale, {
+      onRefresh: (next) => {
+        refreshed.push(next.accessToken);
+      },
+    });
+    const own = await phone.client(UserService).getUser({ name: user.name });
+    expect(own.name).toBe(user.name);
+    expect(refreshed).toHaveLength(1);
+    // The new token is kept: the next call needs no refresh.
+    await phone.client(UserService).getUser({ name: user.name });
+    expect(refreshed).toHaveLength(1);
+    // A refresh token already spent cannot refresh: the caller sees the refresh's
+    // UNAUTHENTICATED with its reason.
+    const spent = sdkSession({ baseUrl: url }, stale, {});
+    const error = (await spent.client(UserService).getUser({ name: user.name }).catch((e: unknown) => e)) as OwlError;
+    expect(error).toBeInstanceOf(OwlError);
+    expect(error.code).toBe(Code.Unauthenticated);
+    expect(error.reason).toBeTruthy();
+  });
 });
 
 describe("a demo connection", () => {
