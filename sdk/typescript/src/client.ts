@@ -1,6 +1,6 @@
-// The client factory: a grpc-web transport (fetch only, so browsers and React Native) with owl's
-// credentials (x-api-key, or authorization: Bearer for SDK and developer tokens), and clients
-// whose errors are OwlError, for unary and server-streaming calls alike.
+// The client factory: a grpc-web transport (fetch for browsers, XMLHttpRequest for React
+// Native) with owl's credentials (x-api-key, or authorization: Bearer for SDK and developer
+// tokens), and clients whose errors are OwlError, for unary and server-streaming calls alike.
 
 import type { DescService } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
@@ -15,6 +15,7 @@ import {
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 
 import { OwlError } from "./errors.js";
+import { createXhrTransport, type XhrLike } from "./xhr.js";
 import type { SdkToken } from "./gen/owl/v1/sdk_token_pb.js";
 import { SdkTokenService } from "./gen/owl/v1/sdk_token_service_pb.js";
 
@@ -32,6 +33,10 @@ export interface OwlOptions {
   /** The fetch to use; default `globalThis.fetch`. React Native apps that stream may pass a
    * streaming-capable polyfill here. */
   fetch?: typeof globalThis.fetch;
+  /** Send calls over XMLHttpRequest instead of fetch: what React Native needs, whose fetch has
+   * no response body stream. `true` uses `new XMLHttpRequest()`; a function makes each request.
+   * Unary calls only: streaming calls fail with UNIMPLEMENTED (see xhr.ts). */
+  xhr?: boolean | (() => XhrLike);
   /** Further interceptors, run after the credential is set. */
   interceptors?: Interceptor[];
   /** Default deadline of every call in milliseconds (sent as grpc-timeout). */
@@ -55,12 +60,20 @@ export interface Owl {
 /** Creates a client of owl. Without `apiKey` or `token`, calls are anonymous (Onboard, Login,
  * RedeemInvitationCode, RefreshSdkToken). */
 export function createOwl(options: OwlOptions): Owl {
-  const transport = createGrpcWebTransport({
-    baseUrl: options.baseUrl,
-    fetch: options.fetch,
-    defaultTimeoutMs: options.timeoutMs,
-    interceptors: [credentials(options), ...(options.interceptors ?? [])],
-  });
+  const interceptors = [credentials(options), ...(options.interceptors ?? [])];
+  const transport = options.xhr
+    ? createXhrTransport({
+        baseUrl: options.baseUrl,
+        defaultTimeoutMs: options.timeoutMs,
+        interceptors,
+        xhr: typeof options.xhr === "function" ? options.xhr : undefined,
+      })
+    : createGrpcWebTransport({
+        baseUrl: options.baseUrl,
+        fetch: options.fetch,
+        defaultTimeoutMs: options.timeoutMs,
+        interceptors,
+      });
   const { apiKey: _apiKey, token: _token, ...rest } = options;
   return {
     transport,

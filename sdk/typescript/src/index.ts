@@ -3,6 +3,8 @@
 
 export { createOwl, sdkSession } from "./client.js";
 export type { Owl, OwlOptions, SdkSessionOptions, TokenSource } from "./client.js";
+export { createXhrTransport } from "./xhr.js";
+export type { XhrLike, XhrTransportOptions } from "./xhr.js";
 export { OwlError } from "./errors.js";
 export type { FieldViolation, ResourceInfo } from "./errors.js";
 export { collect, listAll, pages } from "./paging.js";
