@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 pub mod api;
 pub mod apple_health;
+pub mod bench;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -6,15 +6,12 @@
 //! cargo run --release -p owl-server --bin owl-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use owl::{Client, pb};
-use owl_server::config::Config;
-use owl_server::{AppState, Overrides};
-use sea_orm::{ConnectionTrait, Database};
+use owl::pb;
+use owl_server::bench::{BenchServer, ScratchDb, memory_mib};
 
 /// Health-data benchmark.
 #[derive(Parser)]
@@ -48,22 +45,6 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Heart-rate messages covering `count` minutes from `start`.
@@ -144,86 +125,13 @@ where
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let (database_url, cleanup) = match &args.postgres {
-        None => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
-            None,
-        ),
-        Some(admin) => {
-            let name = format!("owl_bench_{}", uuid::Uuid::now_v7().simple());
-            Database::connect(admin)
-                .await?
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-    };
-    let engine = if args.postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let vars: HashMap<String, String> = HashMap::from([
-        ("ENVIRONMENT".into(), "test".into()),
-        (
-            "SECRET_KEY".into(),
-            "benchmark-secret-key-that-is-long-enough".into(),
-        ),
-        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
-        ("DATABASE_URL".into(), database_url),
-    ]);
-    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = AppState::from_config(&config, Overrides::default()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(owl_server::run(state, listener, async move {
-        let _ = stopped.await;
-    }));
-
-    let client = Client::connect(url).await?;
-    let session = client
-        .onboard(pb::OnboardRequest {
-            email: "bench@example.com".into(),
-            password: "benchmark password".into(),
-        })
-        .await?;
-    let developer = client.with_token(session.access_token);
-    let app = developer
-        .create_application(pb::CreateApplicationRequest {
-            application: Some(pb::Application {
-                display_name: "bench".into(),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    let key = developer
-        .create_api_key(pb::CreateApiKeyRequest {
-            parent: app.name,
-            api_key: None,
-        })
-        .await?;
-    let backend = Arc::new(client.with_api_key(key.key));
-    let user = |id: &str| {
-        let backend = backend.clone();
-        let id = id.to_owned();
-        async move {
-            backend
-                .create_user(pb::CreateUserRequest {
-                    parent: String::new(),
-                    user: Some(pb::User {
-                        external_user_id: id,
-                        ..Default::default()
-                    }),
-                })
-                .await
-        }
-    };
-    let ingest_user = user("ingest").await?;
-    let query_user = user("query").await?;
-    let year_user = user("year").await?;
+    let db = ScratchDb::create(args.postgres.as_deref(), "owl_bench").await?;
+    let engine = db.engine;
+    let server = BenchServer::start(&db, &[], false).await?;
+    let backend = Arc::new(server.backend.clone());
+    let ingest_user = server.user("ingest").await?;
+    let query_user = server.user("query").await?;
+    let year_user = server.user("year").await?;
 
     println!(
         "owl-bench on {engine}, {} cores",
@@ -409,16 +317,9 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "| peak RSS of the process (server and client) | {:.0} MiB | — | flat |",
-        peak_rss_mib()
+        memory_mib("VmHWM:")
     );
 
-    let _ = stop.send(());
-    let _ = server.await;
-    if let Some((admin, name)) = cleanup {
-        Database::connect(&admin)
-            .await?
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
-    Ok(())
+    server.stop().await;
+    db.drop_database().await
 }

@@ -8,16 +8,13 @@
 //! cargo run --release -p owl-server --bin owl-import-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
 use owl::{Client, pb};
-use owl_server::config::Config;
+use owl_server::bench::{BenchServer, ScratchDb, memory_mib};
 use owl_server::import_cli::{upload_file, wait_for};
-use owl_server::{AppState, Overrides};
-use sea_orm::{ConnectionTrait, Database};
 
 /// Import benchmark.
 #[derive(Parser)]
@@ -37,18 +34,6 @@ struct Args {
     /// The generator.
     #[arg(long, default_value = "/work/shared/bench/gen_apple_health.py")]
     generator: PathBuf,
-}
-
-fn status_mib(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// The export of `records` records with seed 42, generated once.
@@ -136,92 +121,26 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
         .init();
-    let dir = tempfile::tempdir()?;
-    let (database_url, cleanup) = match &args.postgres {
-        None => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
-            None,
-        ),
-        Some(admin) => {
-            let name = format!("owl_import_bench_{}", uuid::Uuid::now_v7().simple());
-            Database::connect(admin)
-                .await?
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-    };
-    let engine = if args.postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
     let files: Vec<(u64, PathBuf)> = args
         .records
         .iter()
         .map(|&n| export(&args, n).map(|p| (n, p)))
         .collect::<anyhow::Result<_>>()?;
-    let vars: HashMap<String, String> = HashMap::from([
-        ("ENVIRONMENT".into(), "test".into()),
-        (
-            "SECRET_KEY".into(),
-            "benchmark-secret-key-that-is-long-enough".into(),
-        ),
-        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
-        ("DATABASE_URL".into(), database_url),
-    ]);
-    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = AppState::from_config(&config, Overrides::default()).await?;
-    tokio::spawn(state.jobs.worker().run(std::future::pending()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(owl_server::run(state, listener, async move {
-        let _ = stopped.await;
-    }));
-    let client = Client::connect(url).await?;
-    let session = client
-        .onboard(pb::OnboardRequest {
-            email: "bench@example.com".into(),
-            password: "benchmark password".into(),
-        })
-        .await?;
-    let developer = client.with_token(session.access_token);
-    let app = developer
-        .create_application(pb::CreateApplicationRequest {
-            application: Some(pb::Application {
-                display_name: "bench".into(),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    let key = developer
-        .create_api_key(pb::CreateApiKeyRequest {
-            parent: app.name,
-            api_key: None,
-        })
-        .await?;
-    let backend = client.with_api_key(key.key);
+    let db = ScratchDb::create(args.postgres.as_deref(), "owl_import_bench").await?;
+    let engine = db.engine;
+    let server = BenchServer::start(&db, &[], true).await?;
+    let backend = server.backend.clone();
     println!(
         "owl-import-bench on {engine}, {} cores; RSS before imports {:.0} MiB",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        status_mib("VmRSS:")
+        memory_mib("VmRSS:")
     );
     println!(
         "| export | MB | upload s | total s | records/s end to end | samples stored | skipped | peak RSS so far | reference |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (run, (n, path)) in files.iter().enumerate() {
-        let user = backend
-            .create_user(pb::CreateUserRequest {
-                parent: String::new(),
-                user: Some(pb::User {
-                    external_user_id: format!("user-{run}-{n}"),
-                    ..Default::default()
-                }),
-            })
-            .await?;
+        let user = server.user(&format!("user-{run}-{n}")).await?;
         let size = std::fs::metadata(path)?.len() as f64 / 1e6;
         let (done, upload, total) = import(&backend, &user, path).await?;
         anyhow::ensure!(
@@ -229,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
             "import failed: {}",
             done.error
         );
-        let peak = status_mib("VmHWM:");
+        let peak = memory_mib("VmHWM:");
         let readable = stored(&backend, &user).await?;
         anyhow::ensure!(
             readable == done.samples_stored,
@@ -247,15 +166,8 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "peak RSS of the whole process (server, worker and client): {:.0} MiB",
-        status_mib("VmHWM:")
+        memory_mib("VmHWM:")
     );
-    let _ = stop.send(());
-    let _ = server.await;
-    if let Some((admin, name)) = cleanup {
-        Database::connect(&admin)
-            .await?
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
-    Ok(())
+    server.stop().await;
+    db.drop_database().await
 }

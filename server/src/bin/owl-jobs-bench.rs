@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use clap::Parser;
+use owl_server::bench::{ScratchDb, memory_mib};
 use owl_server::domain::clock::SystemClock;
 use owl_server::jobs::{
     Delivery, Handler, Jobs, JobsSettings, NewJob, QueueSettings, Registry, Worker, WorkerSettings,
@@ -57,18 +58,6 @@ impl Handler for Probe {
     }
 }
 
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -80,24 +69,8 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let scratch = format!("owl_jobs_bench_{}", uuid::Uuid::now_v7().simple());
-    let db_url = match &args.postgres {
-        Some(admin_url) => {
-            use sea_orm::ConnectionTrait;
-            let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {scratch}"))
-                .await?;
-            let base = admin_url.rsplit_once('/').map_or("", |(base, _)| base);
-            format!("{base}/{scratch}")
-        }
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("bench.db").display()
-        ),
-    };
-    let store = Arc::new(owl_server::store::connect(&db_url).await?);
+    let db = ScratchDb::create(args.postgres.as_deref(), "owl_jobs_bench").await?;
+    let store = Arc::new(owl_server::store::connect(&db.url).await?);
     store.migrate().await?;
     let settings = JobsSettings {
         queue: QueueSettings::default(),
@@ -133,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => "embedded (sqlite)",
     };
     println!("backend: {backend}");
-    println!("resident memory at start: {:.1} MB", rss_mb());
+    println!("resident memory at start: {:.1} MB", memory_mib("VmRSS:"));
 
     let origin = Instant::now();
     let done = Arc::new(AtomicUsize::new(0));
@@ -156,7 +129,10 @@ async fn main() -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    println!("resident memory with an idle worker: {:.1} MB", rss_mb());
+    println!(
+        "resident memory with an idle worker: {:.1} MB",
+        memory_mib("VmRSS:")
+    );
     let mut latencies = Vec::with_capacity(args.latency_jobs);
     for _ in 0..args.latency_jobs {
         let stamp = origin.elapsed().as_nanos() as u64;
@@ -219,7 +195,7 @@ async fn main() -> anyhow::Result<()> {
     }));
     let mut peak_rss: f64 = 0.0;
     while done.load(Ordering::Relaxed) - before < args.throughput_jobs {
-        peak_rss = peak_rss.max(rss_mb());
+        peak_rss = peak_rss.max(memory_mib("VmRSS:"));
         tokio::time::sleep(Duration::from_millis(20)).await;
         if drain_started.elapsed() > Duration::from_secs(600) {
             anyhow::bail!("drain took longer than 10 minutes");
@@ -237,15 +213,9 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("peak resident memory while draining: {peak_rss:.1} MB");
 
-    if let Some(admin) = &args.postgres {
-        use sea_orm::ConnectionTrait;
-        drop(jobs);
-        drop(store);
-        let admin = sea_orm::Database::connect(admin.as_str()).await?;
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
-            .await?;
-    }
+    drop(jobs);
+    drop(store);
+    db.drop_database().await?;
     if let Some(pool) = pool {
         let mut conn = pool.get().await?;
         let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")

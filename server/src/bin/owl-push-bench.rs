@@ -9,15 +9,12 @@
 //! cargo run --release -p owl-server --bin owl-push-bench -- --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use clap::Parser;
-use owl::{Client, pb};
-use owl_server::config::Config;
-use owl_server::{AppState, Overrides};
+use owl::pb;
+use owl_server::bench::{BenchServer, ScratchDb};
 use prost_types::Timestamp;
-use sea_orm::{ConnectionTrait, Database};
 
 /// Mobile push benchmark.
 #[derive(Parser)]
@@ -113,84 +110,17 @@ fn rate(n: usize, secs: f64) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let (database_url, cleanup) = match &args.postgres {
-        None => (
-            format!("sqlite://{}?mode=rwc", dir.path().join("owl.db").display()),
-            None,
-        ),
-        Some(admin) => {
-            let name = format!("owl_push_bench_{}", uuid::Uuid::now_v7().simple());
-            Database::connect(admin)
-                .await?
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            (format!("{base}/{name}"), Some((admin.clone(), name)))
-        }
-    };
-    let engine = if args.postgres.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let vars: HashMap<String, String> = HashMap::from([
-        ("ENVIRONMENT".into(), "test".into()),
-        (
-            "SECRET_KEY".into(),
-            "benchmark-secret-key-that-is-long-enough".into(),
-        ),
-        ("OWL_DATA_DIR".into(), dir.path().display().to_string()),
-        ("DATABASE_URL".into(), database_url),
-        ("TOKEN_LIFETIME".into(), "86400".into()),
-    ]);
-    let config = Config::load(&vars).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = AppState::from_config(&config, Overrides::default()).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(owl_server::run(state, listener, async move {
-        let _ = stopped.await;
-    }));
-
-    let client = Client::connect(url).await?;
-    let session = client
-        .onboard(pb::OnboardRequest {
-            email: "bench@example.com".into(),
-            password: "benchmark password".into(),
-        })
-        .await?;
-    let developer = client.with_token(session.access_token);
-    let app = developer
-        .create_application(pb::CreateApplicationRequest {
-            application: Some(pb::Application {
-                display_name: "bench".into(),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    let key = developer
-        .create_api_key(pb::CreateApiKeyRequest {
-            parent: app.name,
-            api_key: None,
-        })
-        .await?;
-    let backend = client.with_api_key(key.key);
-    let user = backend
-        .create_user(pb::CreateUserRequest {
-            parent: String::new(),
-            user: Some(pb::User {
-                external_user_id: "phone".into(),
-                ..Default::default()
-            }),
-        })
-        .await?;
+    let db = ScratchDb::create(args.postgres.as_deref(), "owl_push_bench").await?;
+    let engine = db.engine;
+    let server = BenchServer::start(&db, &[("TOKEN_LIFETIME", "86400")], false).await?;
+    let backend = &server.backend;
+    let user = server.user("phone").await?;
     let token = backend
         .create_sdk_token(pb::CreateSdkTokenRequest {
             user: user.name.clone(),
         })
         .await?;
-    let phone = client.with_token(token.access_token);
+    let phone = server.client.with_token(token.access_token);
 
     println!(
         "owl-push-bench on {engine}, {} cores, batches of {} records",
@@ -253,13 +183,6 @@ async fn main() -> anyhow::Result<()> {
         rate(n, resend_secs)
     );
 
-    let _ = stop.send(());
-    let _ = server.await;
-    if let Some((admin, name)) = cleanup {
-        Database::connect(&admin)
-            .await?
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await?;
-    }
-    Ok(())
+    server.stop().await;
+    db.drop_database().await
 }
