@@ -606,16 +606,7 @@ async fn metric(server: &TestServer, name: &str, labels: &[(&str, &str)]) -> f64
         .text()
         .await
         .unwrap();
-    text.lines()
-        .filter(|line| line.starts_with(&format!("{name}{{")))
-        .find(|line| {
-            labels
-                .iter()
-                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
-        })
-        .and_then(|line| line.rsplit(' ').next())
-        .map(|value| value.parse().unwrap())
-        .unwrap_or(0.0)
+    common::metric_value(&text, name, labels)
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, assert_error};
+use common::{TestServer, assert_error, metric_value};
 use owl::{Code, pb};
 
 async fn scrape(server: &TestServer) -> String {
@@ -15,24 +15,6 @@ async fn scrape(server: &TestServer) -> String {
     let content_type = response.headers()["content-type"].to_str().unwrap();
     assert!(content_type.starts_with("text/plain"), "{content_type}");
     response.text().await.unwrap()
-}
-
-/// The value of the series `name` whose labels include every one of `labels`; 0 when absent
-/// (a counter that never moved is not exported).
-fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| {
-            line.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .find(|line| {
-            labels
-                .iter()
-                .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
-        })
-        .and_then(|line| line.rsplit(' ').next())
-        .map(|value| value.parse().unwrap())
-        .unwrap_or(0.0)
 }
 
 #[tokio::test]
@@ -61,32 +43,32 @@ async fn calls_are_counted_by_method_and_code_with_their_latency() {
     let ok = [("method", list), ("code", "OK")];
     let refused = [("method", list), ("code", "UNAUTHENTICATED")];
     assert_eq!(
-        value(&after, "owl_grpc_requests_total", &ok)
-            - value(&before, "owl_grpc_requests_total", &ok),
+        metric_value(&after, "owl_grpc_requests_total", &ok)
+            - metric_value(&before, "owl_grpc_requests_total", &ok),
         3.0,
         "{after}"
     );
     assert_eq!(
-        value(&after, "owl_grpc_requests_total", &refused)
-            - value(&before, "owl_grpc_requests_total", &refused),
+        metric_value(&after, "owl_grpc_requests_total", &refused)
+            - metric_value(&before, "owl_grpc_requests_total", &refused),
         1.0
     );
     // Every call lands in the histogram: its count moves with the counter and a bucket of at
     // most 60 s holds it.
     assert_eq!(
-        value(&after, "owl_grpc_request_duration_seconds_count", &ok)
-            - value(&before, "owl_grpc_request_duration_seconds_count", &ok),
+        metric_value(&after, "owl_grpc_request_duration_seconds_count", &ok)
+            - metric_value(&before, "owl_grpc_request_duration_seconds_count", &ok),
         3.0
     );
     let slowest_bucket = [("method", list), ("code", "OK"), ("le", "60")];
     assert!(
-        value(
+        metric_value(
             &after,
             "owl_grpc_request_duration_seconds_bucket",
             &slowest_bucket
         ) >= 3.0
     );
-    assert!(value(&after, "owl_grpc_request_duration_seconds_sum", &ok) > 0.0);
+    assert!(metric_value(&after, "owl_grpc_request_duration_seconds_sum", &ok) > 0.0);
 }
 
 #[tokio::test]
@@ -112,8 +94,8 @@ async fn unknown_paths_share_one_label_and_the_queue_is_sampled() {
     let after = scrape(&server).await;
     let unknown = [("method", "unknown"), ("code", "UNIMPLEMENTED")];
     assert_eq!(
-        value(&after, "owl_grpc_requests_total", &unknown)
-            - value(&before, "owl_grpc_requests_total", &unknown),
+        metric_value(&after, "owl_grpc_requests_total", &unknown)
+            - metric_value(&before, "owl_grpc_requests_total", &unknown),
         2.0,
         "{after}"
     );
@@ -125,7 +107,7 @@ async fn unknown_paths_share_one_label_and_the_queue_is_sampled() {
         "{after}"
     );
     assert_eq!(
-        value(&after, "owl_job_queue_oldest_wait_seconds", &[]),
+        metric_value(&after, "owl_job_queue_oldest_wait_seconds", &[]),
         0.0,
         "no job waits: {after}"
     );

@@ -308,3 +308,21 @@ pub fn violated_fields(error: &owl::Error) -> Vec<String> {
         .map(|(field, _)| field)
         .collect()
 }
+
+/// The value of the series `name` whose labels include every one of `labels`; 0 when absent
+/// (a counter that never moved is not exported).
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .find(|line| {
+            labels
+                .iter()
+                .all(|(key, value)| line.contains(&format!("{key}=\"{value}\"")))
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .map(|value| value.parse().unwrap())
+        .unwrap_or(0.0)
+}
