@@ -108,8 +108,8 @@ fn open_bytes(bytes: &[u8], limits: &Limits) -> Result<All, ExportError> {
 
 fn check_fixture(all: &All) {
     assert_eq!(
-        all.records, 34,
-        "28 records, a correlation, 3 workouts, 2 summaries"
+        all.records, 35,
+        "28 records, a correlation, 4 workouts, 2 summaries"
     );
     let skipped: Vec<(&str, u64)> = all.skipped.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(
@@ -216,7 +216,21 @@ fn check_fixture(all: &All) {
     let types: Vec<_> = workouts.iter().map(|w| w.0).collect();
     assert_eq!(
         types,
-        ["meditation", "running", "strength_training", "other"]
+        [
+            "meditation",
+            "running",
+            "strength_training",
+            "other",
+            "cycling"
+        ]
+    );
+    // Moving time: the length less the pauses between pause and resume events, else the
+    // element's `duration`; a mindful session has none.
+    let moving: Vec<_> = workouts.iter().map(|w| w.2.moving_seconds).collect();
+    assert_eq!(
+        moving,
+        [None, Some(2490), Some(2100), Some(1200), Some(72 * 60)],
+        "the run paused a minute (its duration of 42.5 min is not taken over its events)"
     );
     let (_, run, d) = &workouts[1];
     assert_eq!(run.end - run.start, 42 * MIN + 30_000);
@@ -236,6 +250,13 @@ fn check_fixture(all: &All) {
         (d.heart_rate_avg, d.heart_rate_max),
         (Some(118.0), Some(149.0))
     );
+    // The ride has no `duration`: 90 minutes less the user's pause and the watch's motion
+    // pause overlapping it (09:30–09:43), a motion pause (2 min) and a last pause that no
+    // resume ends (3 min); laps, segments and markers change nothing.
+    let (_, ride, d) = &workouts[4];
+    assert_eq!(ride.end - ride.start, 90 * MIN);
+    assert_eq!(d.moving_seconds, Some((90 - 13 - 2 - 3) * 60));
+    assert_eq!(d.distance_m, Some(31_400.0));
 }
 
 #[test]

@@ -72,6 +72,7 @@ async fn workouts_are_written_once_corrected_in_place_and_read_back_with_details
     assert_eq!((replay.inserted, replay.updated, replay.skipped), (0, 0, 2));
     let mut corrected = workouts;
     corrected[1].distance_meters = Some(8100.0);
+    corrected[1].moving_seconds = Some(43 * 60);
     let fix = write(&backend, &user, corrected).await.unwrap();
     assert_eq!((fix.inserted, fix.updated, fix.skipped), (0, 1, 1));
 
@@ -90,6 +91,11 @@ async fn workouts_are_written_once_corrected_in_place_and_read_back_with_details
         .await
         .unwrap();
     assert_eq!(second.distance_meters, Some(8100.0));
+    assert_eq!(second.moving_seconds, Some(43 * 60));
+    assert_eq!(
+        listed.workouts[0].moving_seconds, None,
+        "not given, not made up"
+    );
     assert_eq!((second.heart_rate_avg, second.steps), (Some(151.0), None));
     assert_eq!(second.start_time, at(T0 + 86_400));
     assert!(
@@ -258,11 +264,22 @@ async fn bad_events_are_named_and_nothing_is_stored() {
     unknown.workout_type = "quidditch".into();
     let mut negative = run(T0, 30, -5.0);
     negative.heart_rate_avg = Some(f64::NAN);
+    let mut moving_too_long = run(T0, 30, 1.0);
+    moving_too_long.moving_seconds = Some(30 * 60 + 1);
+    let mut moving_negative = run(T0, 30, 1.0);
+    moving_negative.moving_seconds = Some(-1);
     let error = assert_error(
         write(
             &backend,
             &user,
-            vec![run(T0, 10, 1.0), backwards, unknown, negative],
+            vec![
+                run(T0, 10, 1.0),
+                backwards,
+                unknown,
+                negative,
+                moving_too_long,
+                moving_negative,
+            ],
         )
         .await,
         Code::InvalidArgument,
@@ -274,7 +291,9 @@ async fn bad_events_are_named_and_nothing_is_stored() {
             "workouts[1].end_time",
             "workouts[2].workout_type",
             "workouts[3].distance_meters",
-            "workouts[3].heart_rate_avg"
+            "workouts[3].heart_rate_avg",
+            "workouts[4].moving_seconds",
+            "workouts[5].moving_seconds"
         ]
     );
     let mut outside = night(T0);

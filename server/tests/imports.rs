@@ -14,7 +14,7 @@ use owl::{Client, Code, pb};
 use owl_server::import_cli::wait_for;
 
 /// A small export shaped like the Health app's: a DTD subset, 40 heart-rate and 10 step
-/// records, a sleep session of two stages and a walk, then `extra` before the end.
+/// records, a sleep session of two stages and a walk with a pause, then `extra` before the end.
 fn export(extra: &str) -> String {
     let watch = "sourceName=\"Jan’s Apple Watch\" sourceVersion=\"9.6\" device=\"&lt;&lt;HKDevice: 0x2821a6d00&gt;, name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:9.6&gt;\"";
     let mut records = String::new();
@@ -40,7 +40,7 @@ fn export(extra: &str) -> String {
          <Record type=\"HKCategoryTypeIdentifierSleepAnalysis\" {watch} creationDate=\"2024-11-29 06:00:00 +0100\" startDate=\"2024-11-29 02:00:00 +0100\" endDate=\"2024-11-29 03:30:00 +0100\" value=\"HKCategoryValueSleepAnalysisAsleepDeep\"/>\n"
     ));
     records.push_str(&format!(
-        " <Workout workoutActivityType=\"HKWorkoutActivityTypeWalking\" duration=\"30\" durationUnit=\"min\" {watch} creationDate=\"2024-11-29 18:31:00 +0100\" startDate=\"2024-11-29 18:00:00 +0100\" endDate=\"2024-11-29 18:30:00 +0100\">\n  <MetadataEntry key=\"HKIndoorWorkout\" value=\"0\"/>\n </Workout>\n"
+        " <Workout workoutActivityType=\"HKWorkoutActivityTypeWalking\" duration=\"30\" durationUnit=\"min\" {watch} creationDate=\"2024-11-29 18:31:00 +0100\" startDate=\"2024-11-29 18:00:00 +0100\" endDate=\"2024-11-29 18:30:00 +0100\">\n  <MetadataEntry key=\"HKIndoorWorkout\" value=\"0\"/>\n  <WorkoutEvent type=\"HKWorkoutEventTypePause\" date=\"2024-11-29 18:10:00 +0100\"/>\n  <WorkoutEvent type=\"HKWorkoutEventTypeResume\" date=\"2024-11-29 18:12:00 +0100\"/>\n </Workout>\n"
     ));
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE HealthData [\n<!ELEMENT HealthData (ExportDate,Me,(Record|Correlation|Workout|ActivitySummary)*)>\n<!ATTLIST HealthData locale CDATA #REQUIRED>\n]>\n<HealthData locale=\"en_US\">\n <ExportDate value=\"2024-12-01 10:00:00 +0100\"/>\n <Me HKCharacteristicTypeIdentifierDateOfBirth=\"1990-01-01\"/>\n{records}{extra}</HealthData>\n"
@@ -178,6 +178,11 @@ async fn a_streamed_export_is_stored_and_readable_through_the_time_series_and_ev
         .await
         .unwrap();
     assert_eq!(workouts.workouts.len(), 1);
+    assert_eq!(
+        workouts.workouts[0].moving_seconds,
+        Some(28 * 60),
+        "the walk less its two-minute pause"
+    );
     let sleep = rig
         .client
         .list_sleep_sessions(pb::ListSleepSessionsRequest {

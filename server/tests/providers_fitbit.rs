@@ -179,6 +179,7 @@ async fn a_fitbit_sync_pages_through_google_and_stores_workouts_sleep_and_sample
     assert_eq!(workouts[0].workout_type, "other", "unknown exercise types");
     assert_eq!(workouts[0].distance_meters, None);
     assert_eq!(workouts[0].active_energy_kcal, Some(120.0));
+    assert_eq!(workouts[0].moving_seconds, Some(1800));
     let run = &workouts[1];
     assert_eq!(run.workout_type, "running");
     assert_eq!(run.zone_offset, 3600);
@@ -190,6 +191,7 @@ async fn a_fitbit_sync_pages_through_google_and_stores_workouts_sleep_and_sample
         "millimetres become metres"
     );
     assert_eq!(run.active_energy_kcal, Some(412.5));
+    assert_eq!(run.moving_seconds, Some(2640), "activeDuration \"2640s\"");
 
     let nights = f.sleep_sessions().await;
     assert_eq!(nights.len(), 2);

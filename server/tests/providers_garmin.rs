@@ -237,10 +237,12 @@ async fn a_push_is_answered_at_once_and_a_job_writes_it_with_types_units_offsets
         (run.heart_rate_avg, run.heart_rate_max),
         (Some(151.0), Some(178.0))
     );
+    assert_eq!(run.moving_seconds, Some(3480), "movingDurationInSeconds");
     assert_eq!(
         workouts[1].workout_type, "stand_up_paddleboarding",
         "_V2 types"
     );
+    assert_eq!(workouts[1].moving_seconds, None);
 
     let nights = f.sleep_sessions().await;
     assert_eq!(nights.len(), 1);

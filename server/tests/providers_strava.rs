@@ -350,8 +350,10 @@ async fn a_strava_sync_pages_through_activities_into_workouts_and_a_resync_chang
     assert_eq!(run.heart_rate_avg, Some(148.3));
     assert_eq!(run.heart_rate_max, Some(176.0));
     assert_eq!(run.elevation_gain_meters, Some(82.0));
+    assert_eq!(run.moving_seconds, Some(3120), "moving_time");
     assert_eq!(run.active_energy_kcal, None, "kilojoules: null");
     let ride = &workouts[1];
+    assert_eq!(ride.moving_seconds, Some(6400));
     assert_eq!(ride.active_energy_kcal, Some(1167.4));
     assert_eq!(ride.distance_meters, Some(42350.0));
     assert_eq!(workouts[2].heart_rate_avg, None);

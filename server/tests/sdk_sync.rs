@@ -219,6 +219,8 @@ async fn a_healthkit_batch_is_stored_in_canonical_units_with_offsets_sources_and
         zone_offset: Some(3600),
         distance_meters: Some(5000.0),
         active_energy_kcal: Some(400.0),
+        // HKWorkout.duration: half an hour less a minute's pause.
+        moving_seconds: Some(1740),
         ..Default::default()
     });
     let result = f.push(batch).await.unwrap();
@@ -262,6 +264,7 @@ async fn a_healthkit_batch_is_stored_in_canonical_units_with_offsets_sources_and
     assert_eq!(workouts.len(), 1);
     assert_eq!(workouts[0].workout_type, "running");
     assert_eq!(workouts[0].distance_meters, Some(5000.0));
+    assert_eq!(workouts[0].moving_seconds, Some(1740));
     assert_eq!(workouts[0].data_source, sources[0].name);
 }
 
@@ -458,6 +461,14 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
         end_time: at(t + 60),
         ..Default::default()
     });
+    batch.workouts.push(pb::HealthWorkout {
+        record_id: "w2".into(),
+        activity_type: "HKWorkoutActivityTypeRunning".into(),
+        start_time: at(t),
+        end_time: at(t + 60),
+        moving_seconds: Some(61),
+        ..Default::default()
+    });
     batch.sleep_segments.push(segment(
         "s",
         "HKCategoryValueSleepAnalysisAsleepDeep",
@@ -488,6 +499,12 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
                 0,
                 "workouts[0].activity_type",
                 UnknownType as i32
+            ),
+            (
+                Workout as i32,
+                1,
+                "workouts[1].moving_seconds",
+                InvalidValue as i32
             ),
             (
                 SleepSegment as i32,

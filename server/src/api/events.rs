@@ -59,6 +59,7 @@ fn workout(e: Event) -> pb::Workout {
         heart_rate_avg: d.heart_rate_avg,
         heart_rate_max: d.heart_rate_max,
         elevation_gain_meters: d.elevation_gain_m,
+        moving_seconds: d.moving_seconds,
         create_time: timestamp(e.created_at),
         update_time: timestamp(e.updated_at),
     }
@@ -136,6 +137,7 @@ impl EventService for EventApi {
                         heart_rate_avg: w.heart_rate_avg,
                         heart_rate_max: w.heart_rate_max,
                         elevation_gain_m: w.elevation_gain_meters,
+                        moving_seconds: w.moving_seconds,
                     },
                 },
             })

@@ -100,6 +100,7 @@ fn batch(b: Option<pb::HealthBatch>) -> PushBatch {
                     heart_rate_avg: w.heart_rate_avg,
                     heart_rate_max: w.heart_rate_max,
                     elevation_gain_m: w.elevation_gain_meters,
+                    moving_seconds: w.moving_seconds,
                 },
             })
             .collect(),

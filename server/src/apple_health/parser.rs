@@ -475,7 +475,7 @@ impl<R: BufRead> Parser<R> {
             self.skip(b, "date_out_of_range:Workout");
             return Ok(());
         }
-        let (activity, details) = builder.finish();
+        let (activity, details) = builder.finish(begin.ms, finish.ms);
         let workout_type = healthkit::workout_type(&activity).unwrap_or("other");
         let device = (!device.is_empty()).then_some(device.as_str());
         let Some(source) = self.source_str(&source_name, device) else {
@@ -532,6 +532,7 @@ impl<R: BufRead> Parser<R> {
         let name = e.name();
         let wanted: &[&[u8]] = match name.as_ref().as_bytes() {
             b"WorkoutStatistics" => &[b"type", b"unit", b"sum", b"average", b"maximum"],
+            b"WorkoutEvent" => &[b"type", b"date", b"duration", b"durationUnit"],
             b"MetadataEntry" => &[b"key", b"value"],
             _ => return Ok(()),
         };
@@ -545,15 +546,22 @@ impl<R: BufRead> Parser<R> {
                 values[i] = Some(v.into_owned());
             }
         }
-        let [first, second, sum, average, maximum] = values;
+        // The attributes in the order of `wanted`.
+        let [first, second, third, fourth, fifth] = values;
         let number = |v: Option<String>| v.and_then(|v| parse_number(v.as_bytes()));
         match name.as_ref().as_bytes() {
             b"WorkoutStatistics" => builder.statistics(
                 first.as_deref().unwrap_or(""),
                 second.as_deref().unwrap_or(""),
-                number(sum),
-                number(average),
-                number(maximum),
+                number(third),
+                number(fourth),
+                number(fifth),
+            ),
+            b"WorkoutEvent" => builder.event(
+                first.as_deref().unwrap_or(""),
+                second.and_then(|d| parse_date(d.as_bytes())).map(|d| d.ms),
+                number(third),
+                fourth.as_deref().unwrap_or(""),
             ),
             _ => builder.metadata(
                 first.as_deref().unwrap_or(""),

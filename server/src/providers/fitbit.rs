@@ -39,7 +39,8 @@
 //!   `{year, month, day}` only: they are stored at 12:00 UTC of that date, which falls on the
 //!   same civil day in every zone from −12 h to +12 h, without an offset.
 //! - **Normalized as**: workouts by `exerciseType` (see `exercise_types`; unknown → `other`)
-//!   with `metricsSummary` distance, energy, steps, average heart rate and elevation gain;
+//!   with `metricsSummary` distance, energy, steps, average heart rate and elevation gain, and
+//!   `activeDuration` as the moving time;
 //!   sleep sessions (`metadata.nap`) with their stage intervals (`AWAKE`, `LIGHT`, `DEEP`,
 //!   `REM`, and the classic `ASLEEP`; `RESTLESS` counts as awake) clipped to the session; steps
 //!   (count) at their interval's start; heart rate (bpm); resting heart rate (bpm); HRV as
@@ -81,7 +82,7 @@ use super::{Defaults, Fetched, Http, OAuthApp, Provider, ProviderError, Provider
 use crate::config::Config;
 use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
-    EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails,
+    EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails, moving_within,
 };
 
 mod exercise_types;
@@ -254,9 +255,14 @@ fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     .map(|n| n.filter(|v| v.is_finite()))
 }
 
+/// A protobuf duration (`"3600s"`, `"1.5s"`) in seconds.
+fn seconds(value: Option<&str>) -> Option<f64> {
+    value?.trim().strip_suffix('s')?.parse().ok()
+}
+
 /// A protobuf duration (`"3600s"`, `"-18000s"`) as a zone offset in seconds.
 fn offset(value: Option<&str>) -> Option<i32> {
-    let seconds: f64 = value?.trim().strip_suffix('s')?.parse().ok()?;
+    let seconds = seconds(value)?;
     (seconds.abs() <= MAX_OFFSET_S).then(|| seconds.round() as i32)
 }
 
@@ -308,6 +314,8 @@ struct Interval {
 struct Exercise {
     exercise_type: Option<String>,
     interval: Interval,
+    /// The time spent exercising, pauses excluded, as a protobuf duration (`"3120s"`).
+    active_duration: Option<String>,
     metrics_summary: Option<Metrics>,
 }
 
@@ -524,6 +532,11 @@ fn exercise(e: Exercise, source: SourceKey, from: i64, fetched: &mut Fetched) ->
                     heart_rate_avg: m.average_heart_rate_beats_per_minute.filter(|h| *h > 0.0),
                     heart_rate_max: None,
                     elevation_gain_m: metres(m.elevation_gain_millimeters),
+                    moving_seconds: moving_within(
+                        seconds(e.active_duration.as_deref()),
+                        start,
+                        end,
+                    ),
                 },
             },
         },

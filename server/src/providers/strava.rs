@@ -1,6 +1,6 @@
 //! Strava, through the API v3 (`https://www.strava.com/api/v3`): activities as workouts
-//! (type, distance, energy, heart rate, elevation). Strava has no sleep, daily activity or
-//! 24/7 series.
+//! (type, distance, energy, heart rate, elevation, moving time from `moving_time`). Strava has
+//! no sleep, daily activity or 24/7 series.
 //!
 //! Quirks:
 //! - OAuth2 at `www.strava.com/oauth`, client credentials in the form body, no PKCE, scopes
@@ -40,7 +40,7 @@ use super::{
 };
 use crate::config::Config;
 use crate::domain::health::SourceKey;
-use crate::domain::health::events::{EventBody, NewEvent, WorkoutDetails};
+use crate::domain::health::events::{EventBody, NewEvent, WorkoutDetails, moving_within};
 
 /// How far back a new connection's activities are read.
 const BACKFILL_DAYS: i64 = 90;
@@ -134,6 +134,8 @@ struct Activity {
     utc_offset: Option<f64>,
     elapsed_time: i64,
     #[serde(default)]
+    moving_time: Option<f64>,
+    #[serde(default)]
     distance: Option<f64>,
     #[serde(default)]
     total_elevation_gain: Option<f64>,
@@ -224,9 +226,10 @@ fn workout(a: &Activity) -> Option<(SourceKey, NewEvent)> {
         device_type: String::new(),
         app_name: "Strava".into(),
     };
+    let end = start + a.elapsed_time * 1000;
     let event = NewEvent {
         start,
-        end: start + a.elapsed_time * 1000,
+        end,
         zone_offset: a.utc_offset.map_or(0, |o| o.round() as i32),
         body: EventBody::Workout {
             workout_type: workout_type(sport).into(),
@@ -238,6 +241,7 @@ fn workout(a: &Activity) -> Option<(SourceKey, NewEvent)> {
                 heart_rate_avg: a.average_heartrate,
                 heart_rate_max: a.max_heartrate,
                 elevation_gain_m: a.total_elevation_gain,
+                moving_seconds: moving_within(a.moving_time, start, end),
             },
         },
     };

@@ -303,6 +303,7 @@ fn workout(w: &Workout) -> Option<(SourceKey, NewEvent)> {
                 // `max` is the user's configured maximum, not the workout's.
                 heart_rate_max: hr.and_then(|h| h.workout_max_hr.or(h.hrmax)),
                 elevation_gain_m: w.total_ascent,
+                moving_seconds: None,
             },
         },
     };

@@ -333,6 +333,8 @@ fn workout(w: Workout, fetched: &mut Fetched) -> bool {
             heart_rate_avg: non_negative(s.average_heart_rate),
             heart_rate_max: non_negative(s.max_heart_rate),
             elevation_gain_m: non_negative(s.altitude_gain_meter),
+            // WHOOP reports no moving time.
+            moving_seconds: None,
         });
     fetched.events.push((
         source(),

@@ -28,7 +28,7 @@ SLEEP_STAGE_DEEP: SleepStage
 SLEEP_STAGE_REM: SleepStage
 
 class Workout(_message.Message):
-    __slots__ = ("name", "data_source", "workout_type", "start_time", "end_time", "zone_offset", "distance_meters", "active_energy_kcal", "steps", "heart_rate_avg", "heart_rate_max", "elevation_gain_meters", "create_time", "update_time")
+    __slots__ = ("name", "data_source", "workout_type", "start_time", "end_time", "zone_offset", "distance_meters", "active_energy_kcal", "steps", "heart_rate_avg", "heart_rate_max", "elevation_gain_meters", "create_time", "update_time", "moving_seconds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_SOURCE_FIELD_NUMBER: _ClassVar[int]
     WORKOUT_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class Workout(_message.Message):
     ELEVATION_GAIN_METERS_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MOVING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     data_source: str
     workout_type: str
@@ -57,7 +58,8 @@ class Workout(_message.Message):
     elevation_gain_meters: float
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., data_source: _Optional[str] = ..., workout_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., distance_meters: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., steps: _Optional[int] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ..., elevation_gain_meters: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    moving_seconds: int
+    def __init__(self, name: _Optional[str] = ..., data_source: _Optional[str] = ..., workout_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., distance_meters: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., steps: _Optional[int] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ..., elevation_gain_meters: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., moving_seconds: _Optional[int] = ...) -> None: ...
 
 class SleepSession(_message.Message):
     __slots__ = ("name", "data_source", "start_time", "end_time", "zone_offset", "nap", "efficiency_percent", "stages", "create_time", "update_time")

@@ -130,7 +130,7 @@ class SleepSegment(_message.Message):
     def __init__(self, record_id: _Optional[str] = ..., stage: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., source: _Optional[_Union[HealthSource, _Mapping]] = ...) -> None: ...
 
 class HealthWorkout(_message.Message):
-    __slots__ = ("record_id", "activity_type", "start_time", "end_time", "zone_offset", "source", "distance_meters", "active_energy_kcal", "steps", "heart_rate_avg", "heart_rate_max", "elevation_gain_meters")
+    __slots__ = ("record_id", "activity_type", "start_time", "end_time", "zone_offset", "source", "distance_meters", "active_energy_kcal", "steps", "heart_rate_avg", "heart_rate_max", "elevation_gain_meters", "moving_seconds")
     RECORD_ID_FIELD_NUMBER: _ClassVar[int]
     ACTIVITY_TYPE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +143,7 @@ class HealthWorkout(_message.Message):
     HEART_RATE_AVG_FIELD_NUMBER: _ClassVar[int]
     HEART_RATE_MAX_FIELD_NUMBER: _ClassVar[int]
     ELEVATION_GAIN_METERS_FIELD_NUMBER: _ClassVar[int]
+    MOVING_SECONDS_FIELD_NUMBER: _ClassVar[int]
     record_id: str
     activity_type: str
     start_time: _timestamp_pb2.Timestamp
@@ -155,7 +156,8 @@ class HealthWorkout(_message.Message):
     heart_rate_avg: float
     heart_rate_max: float
     elevation_gain_meters: float
-    def __init__(self, record_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., source: _Optional[_Union[HealthSource, _Mapping]] = ..., distance_meters: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., steps: _Optional[int] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ..., elevation_gain_meters: _Optional[float] = ...) -> None: ...
+    moving_seconds: int
+    def __init__(self, record_id: _Optional[str] = ..., activity_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., source: _Optional[_Union[HealthSource, _Mapping]] = ..., distance_meters: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., steps: _Optional[int] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ..., elevation_gain_meters: _Optional[float] = ..., moving_seconds: _Optional[int] = ...) -> None: ...
 
 class HealthBatchResult(_message.Message):
     __slots__ = ("accepted", "duplicates", "rejected", "sleep_sessions_closed")

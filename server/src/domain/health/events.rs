@@ -33,6 +33,16 @@ pub struct WorkoutDetails {
     pub heart_rate_avg: Option<f64>,
     pub heart_rate_max: Option<f64>,
     pub elevation_gain_m: Option<f64>,
+    /// Time spent moving (the workout's length less its pauses), seconds.
+    pub moving_seconds: Option<i64>,
+}
+
+/// A provider's moving time, `seconds` (rounded), for a workout from `start` to `end` (UNIX
+/// ms): `None` where it is not a finite number from zero to the workout's length, which the
+/// write would refuse.
+pub fn moving_within(seconds: Option<f64>, start: i64, end: i64) -> Option<i64> {
+    let s = seconds.filter(|s| s.is_finite() && *s >= 0.0)?.round() as i64;
+    (s.saturating_mul(1000) <= end - start).then_some(s)
 }
 
 /// One stage interval of a sleep session (UNIX ms).
@@ -188,6 +198,15 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
                     &format!("{at}.steps"),
                     "must not be negative",
                 );
+                if let Some(moving) = d.moving_seconds {
+                    let field = format!("{at}.moving_seconds");
+                    v.check(moving >= 0, &field, "must not be negative");
+                    v.check(
+                        moving.saturating_mul(1000) <= e.end - e.start,
+                        &field,
+                        "must not be longer than the workout",
+                    );
+                }
             }
             EventBody::Sleep(s) => {
                 v.check(
@@ -411,5 +430,21 @@ impl Events<'_> {
             .events
             .delete_events(user_id, source_uid, start, end)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moving_time_outside_the_workout_is_dropped() {
+        let (start, end) = (1_000, 1_000 + 600_000);
+        assert_eq!(moving_within(Some(599.6), start, end), Some(600));
+        assert_eq!(moving_within(Some(600.4), start, end), Some(600));
+        assert_eq!(moving_within(Some(601.0), start, end), None);
+        assert_eq!(moving_within(Some(-1.0), start, end), None);
+        assert_eq!(moving_within(Some(f64::NAN), start, end), None);
+        assert_eq!(moving_within(None, start, end), None);
     }
 }

@@ -4,8 +4,11 @@
 //! zone offset.
 //!
 //! - `activities`: workouts (`activityType` through `activity_types`), distance m, active kcal,
-//!   steps, average and maximum heart rate; the source is the `deviceName`.
-//! - `activityDetails`: the workout of its `summary`, and its per-second `samples`' heart rate.
+//!   steps, average and maximum heart rate, moving time (`movingDurationInSeconds` when the
+//!   summary carries it); the source is the `deviceName`.
+//! - `activityDetails`: the workout of its `summary`, its moving time the last of the
+//!   `samples`' running `movingDurationInSeconds` when the summary has none, and the samples'
+//!   heart rate.
 //! - `dailies`: steps, active and basal (BMR) kcal, distance, floors climbed, resting heart rate
 //!   and average stress at the day's start; `timeOffsetHeartRateSamples` (seconds after the start
 //!   → bpm) as the heart-rate series.
@@ -18,7 +21,7 @@ use serde::Deserialize;
 
 use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
-    EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails,
+    EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails, moving_within,
 };
 use crate::providers::Fetched;
 use crate::providers::rest::Samples;
@@ -65,6 +68,8 @@ struct Activity {
     max_heart_rate_in_beats_per_minute: Option<f64>,
     #[serde(default)]
     total_elevation_gain_in_meters: Option<f64>,
+    #[serde(default)]
+    moving_duration_in_seconds: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +88,9 @@ struct DetailSample {
     start_time_in_seconds: i64,
     #[serde(default)]
     heart_rate: Option<f64>,
+    /// Seconds spent moving since the activity's start, up to this sample.
+    #[serde(default)]
+    moving_duration_in_seconds: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,7 +167,7 @@ pub fn read(
         "activities" => {
             let a: Activity = serde_json::from_value(summary).map_err(bad)?;
             check_user(a.user_id.as_deref(), account)?;
-            workout(&a, fetched)
+            workout(&a, a.moving_duration_in_seconds, fetched)
         }
         "activityDetails" => {
             let d: ActivityDetails = serde_json::from_value(summary).map_err(bad)?;
@@ -167,7 +175,15 @@ pub fn read(
                 d.user_id.as_deref().or(d.summary.user_id.as_deref()),
                 account,
             )?;
-            workout(&d.summary, fetched)?;
+            // The samples count moving time up; the last count is the activity's, unless the
+            // summary says.
+            let moving = d.summary.moving_duration_in_seconds.or_else(|| {
+                d.samples
+                    .iter()
+                    .rev()
+                    .find_map(|s| s.moving_duration_in_seconds)
+            });
+            workout(&d.summary, moving, fetched)?;
             let offset = d.summary.start_time_offset_in_seconds.unwrap_or(0);
             let mut samples = Samples::default();
             for s in &d.samples {
@@ -201,16 +217,18 @@ pub fn read(
     }
 }
 
-fn workout(a: &Activity, fetched: &mut Fetched) -> Result<(), Unread> {
+/// The workout of activity summary `a`, which moved for `moving` seconds.
+fn workout(a: &Activity, moving: Option<f64>, fetched: &mut Fetched) -> Result<(), Unread> {
     if a.duration_in_seconds <= 0 {
         return Err(Unread::Malformed("activity without a duration".into()));
     }
     let start = a.start_time_in_seconds * 1000;
+    let end = start + a.duration_in_seconds * 1000;
     fetched.events.push((
         source(a.device_name.as_deref()),
         NewEvent {
             start,
-            end: start + a.duration_in_seconds * 1000,
+            end,
             zone_offset: a.start_time_offset_in_seconds.unwrap_or(0),
             body: EventBody::Workout {
                 workout_type: super::activity_types::workout_type(&a.activity_type).into(),
@@ -223,6 +241,7 @@ fn workout(a: &Activity, fetched: &mut Fetched) -> Result<(), Unread> {
                         .filter(|h| *h > 0.0),
                     heart_rate_max: a.max_heart_rate_in_beats_per_minute.filter(|h| *h > 0.0),
                     elevation_gain_m: a.total_elevation_gain_in_meters.filter(|e| *e >= 0.0),
+                    moving_seconds: moving_within(moving, start, end),
                 },
             },
         },
@@ -333,6 +352,47 @@ mod tests {
             read("dailies", daily, "u2", &mut fetched),
             Err(Unread::OtherUser)
         );
+    }
+
+    /// The moving time of the one workout in `fetched`.
+    fn moving(fetched: &Fetched) -> Option<i64> {
+        match &fetched.events[0].1.body {
+            EventBody::Workout { details, .. } => details.moving_seconds,
+            EventBody::Sleep(_) => panic!("not a workout"),
+        }
+    }
+
+    #[test]
+    fn activity_details_take_the_moving_time_of_their_last_sample_unless_the_summary_says() {
+        let summary = serde_json::json!({"activityType": "RUNNING", "startTimeInSeconds": 1000,
+            "durationInSeconds": 600});
+        let details = |summary: serde_json::Value| {
+            serde_json::json!({"summary": summary, "samples": [
+                {"startTimeInSeconds": 1000, "movingDurationInSeconds": 0},
+                {"startTimeInSeconds": 1300, "movingDurationInSeconds": 280},
+                {"startTimeInSeconds": 1600, "movingDurationInSeconds": 570},
+                {"startTimeInSeconds": 1601}]})
+        };
+        let mut fetched = Fetched::default();
+        read(
+            "activityDetails",
+            details(summary.clone()),
+            "u1",
+            &mut fetched,
+        )
+        .unwrap();
+        assert_eq!(moving(&fetched), Some(570));
+        let mut with_summary = summary.clone();
+        with_summary["movingDurationInSeconds"] = 555.into();
+        let mut fetched = Fetched::default();
+        read("activityDetails", details(with_summary), "u1", &mut fetched).unwrap();
+        assert_eq!(moving(&fetched), Some(555));
+        // Longer than the activity: not a moving time owl could store.
+        let mut too_long = summary;
+        too_long["movingDurationInSeconds"] = 601.into();
+        let mut fetched = Fetched::default();
+        read("activities", too_long, "u1", &mut fetched).unwrap();
+        assert_eq!(moving(&fetched), None);
     }
 
     #[test]

@@ -321,6 +321,7 @@ pub(super) fn exercise(e: &Exercise) -> Option<(SourceKey, NewEvent, Option<RawB
                 heart_rate_avg: hr.and_then(|h| h.average),
                 heart_rate_max: hr.and_then(|h| h.maximum),
                 elevation_gain_m: None,
+                moving_seconds: None,
             },
         },
     };

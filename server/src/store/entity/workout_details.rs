@@ -13,6 +13,7 @@ pub struct Model {
     pub heart_rate_avg: Option<f64>,
     pub heart_rate_max: Option<f64>,
     pub elevation_gain_m: Option<f64>,
+    pub moving_seconds: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,7 +17,7 @@ use crate::store::EventStore;
 
 const SELECT: &str = "SELECT e.id, e.user_id, d.uid, e.category, e.event_type, e.start_at, e.end_at, e.zone_offset, \
     e.created_at, e.updated_at, w.distance_m, w.active_energy_kcal, w.steps, w.heart_rate_avg, w.heart_rate_max, \
-    w.elevation_gain_m, sd.is_nap, sd.efficiency_percent, sd.stages \
+    w.elevation_gain_m, sd.is_nap, sd.efficiency_percent, sd.stages, w.moving_seconds \
     FROM event_record e JOIN data_source d ON d.id = e.source_id \
     LEFT JOIN workout_details w ON w.event_id = e.id LEFT JOIN sleep_details sd ON sd.event_id = e.id";
 
@@ -41,6 +41,7 @@ fn event(row: &QueryResult) -> Result<Event> {
                 heart_rate_avg: get(row, 13)?,
                 heart_rate_max: get(row, 14)?,
                 elevation_gain_m: get(row, 15)?,
+                moving_seconds: get(row, 19)?,
             },
         }
     };
@@ -71,7 +72,7 @@ async fn insert_details(conn: &impl ConnectionTrait, id: Uuid, body: &EventBody)
         EventBody::Workout { details: d, .. } => stmt(
             backend,
             "INSERT INTO workout_details (event_id, distance_m, active_energy_kcal, steps, heart_rate_avg, \
-             heart_rate_max, elevation_gain_m) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             heart_rate_max, elevation_gain_m, moving_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 id.into(),
                 d.distance_m.into(),
@@ -80,6 +81,7 @@ async fn insert_details(conn: &impl ConnectionTrait, id: Uuid, body: &EventBody)
                 d.heart_rate_avg.into(),
                 d.heart_rate_max.into(),
                 d.elevation_gain_m.into(),
+                d.moving_seconds.into(),
             ],
         ),
         EventBody::Sleep(s) => {
