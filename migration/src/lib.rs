@@ -13,6 +13,7 @@ mod m20261201_000008_job_dedup_while_waiting;
 mod m20261201_000009_create_webhook_items;
 mod m20261201_000010_create_imports;
 mod m20261201_000011_create_sleep_phases;
+mod m20261201_000012_data_source_maker_and_method;
 pub mod sample_codec;
 
 /// Every migration of owl, oldest first.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_webhook_items::Migration),
             Box::new(m20261201_000010_create_imports::Migration),
             Box::new(m20261201_000011_create_sleep_phases::Migration),
+            Box::new(m20261201_000012_data_source_maker_and_method::Migration),
         ]
     }
 }

@@ -165,6 +165,7 @@ fn check_fixture(all: &All) {
         .unwrap();
     assert_eq!(phone.source.provider, "apple_health");
     assert_eq!(phone.source.device_model, "iPhone14,2");
+    assert_eq!(phone.source.manufacturer, "Apple Inc.");
 
     // Sleep: per source, adjacent segments merged, a gap splits, in-bed alone stays in-bed.
     let sleeps: Vec<_> = all
