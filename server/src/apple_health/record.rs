@@ -180,9 +180,9 @@ fn clean(text: &str, max: usize) -> String {
 /// The data source of a record: the app that wrote it (`sourceName`) and its device. The
 /// device model is the hardware identifier (`Watch6,2`), else the model, else the device name;
 /// the device type is `watch`, `phone` or `tablet` from the model, else empty; the
-/// manufacturer is the device's (`Apple Inc.`). An export does not say how most records were
-/// recorded.
-pub(crate) fn source_key(source_name: &str, device: Option<&str>) -> SourceKey {
+/// manufacturer is the device's (`Apple Inc.`). `manual` (the record's `HKWasUserEntered`)
+/// makes it a manual-entry source; other records do not say how they were recorded.
+pub(crate) fn source_key(source_name: &str, device: Option<&str>, manual: bool) -> SourceKey {
     let device = device.map(parse_device).unwrap_or_default();
     let model = [&device.hardware, &device.model, &device.name]
         .into_iter()
@@ -209,7 +209,11 @@ pub(crate) fn source_key(source_name: &str, device: Option<&str>) -> SourceKey {
         device_type: kind.to_string(),
         app_name: clean(source_name, MAX_NAME),
         manufacturer: clean(&device.manufacturer, MAX_MANUFACTURER),
-        recording_method: RecordingMethod::Unspecified,
+        recording_method: if manual {
+            RecordingMethod::Manual
+        } else {
+            RecordingMethod::Unspecified
+        },
     }
 }
 
@@ -250,15 +254,21 @@ mod tests {
         assert_eq!(device.manufacturer, "Apple Inc.");
         assert_eq!(device.model, "Watch");
         assert_eq!(device.hardware, "Watch6,2");
-        let key = source_key("Jan\u{2019}s Apple\u{a0}Watch", Some(text));
+        let key = source_key("Jan\u{2019}s Apple\u{a0}Watch", Some(text), false);
         assert_eq!(key.provider, "apple_health");
         assert_eq!(key.device_model, "Watch6,2");
         assert_eq!(key.device_type, "watch");
         assert_eq!(key.app_name, "Jan\u{2019}s Apple\u{a0}Watch");
         assert_eq!(key.manufacturer, "Apple Inc.");
+        assert_eq!(key.recording_method, RecordingMethod::Unspecified);
+        let typed = source_key("Health", Some(text), true);
+        assert_eq!(
+            (typed.recording_method, typed.manufacturer.as_str()),
+            (RecordingMethod::Manual, "Apple Inc.")
+        );
         let long = format!("<<HKDevice: 0x1>, manufacturer:{}>", "m".repeat(100));
         assert_eq!(
-            source_key("Health", Some(&long))
+            source_key("Health", Some(&long), false)
                 .manufacturer
                 .chars()
                 .count(),
@@ -267,7 +277,7 @@ mod tests {
         );
         let named = parse_device("<<HKDevice: 0x1>, name:Jan, the scale, model:WBS04>");
         assert_eq!(named.name, "Jan, the scale");
-        let health = source_key("Health", None);
+        let health = source_key("Health", None, false);
         assert_eq!(
             (health.device_model.as_str(), health.device_type.as_str()),
             ("", "")
