@@ -14,6 +14,7 @@ mod m20261201_000009_create_webhook_items;
 mod m20261201_000010_create_imports;
 mod m20261201_000011_create_sleep_phases;
 mod m20261201_000012_workout_moving_time;
+mod m20261201_000013_data_source_maker_and_method;
 pub mod sample_codec;
 
 /// Every migration of owl, oldest first.
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_create_imports::Migration),
             Box::new(m20261201_000011_create_sleep_phases::Migration),
             Box::new(m20261201_000012_workout_moving_time::Migration),
+            Box::new(m20261201_000013_data_source_maker_and_method::Migration),
         ]
     }
 }

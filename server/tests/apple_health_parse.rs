@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Seek, SeekFrom, Write};
 
 use owl_server::apple_health::{Chunk, ExportError, Limits, Parser, open};
-use owl_server::domain::health::SourceKey;
 use owl_server::domain::health::events::{EventBody, NewEvent};
 use owl_server::domain::health::intake::{OffsetRule, RawBatch, validate_batches};
+use owl_server::domain::health::{RecordingMethod, SourceKey};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -143,6 +143,22 @@ fn check_fixture(all: &All) {
     );
     assert!((weight[1].3 - 80.059_053).abs() < 1e-5, "176.5 lb");
     assert_eq!((weight[1].0.as_str(), weight[1].1.as_str()), ("Health", ""));
+    // HKWasUserEntered 1 makes a manual source; 0 says nothing.
+    let weight_source = |app: &str| {
+        all.batches
+            .iter()
+            .find(|b| b.series_type == "weight" && b.source.app_name == app)
+            .map(|b| (b.source.manufacturer.clone(), b.source.recording_method))
+            .unwrap()
+    };
+    assert_eq!(
+        weight_source("Health"),
+        (String::new(), RecordingMethod::Manual)
+    );
+    assert_eq!(
+        weight_source("Withings"),
+        ("Withings".to_owned(), RecordingMethod::Unspecified)
+    );
     let spo2 = samples(all, "oxygen_saturation");
     assert!((spo2[0].3 - 97.0).abs() < 1e-9);
     assert_eq!(spo2[0].4, 9 * 3600);
@@ -165,6 +181,8 @@ fn check_fixture(all: &All) {
         .unwrap();
     assert_eq!(phone.source.provider, "apple_health");
     assert_eq!(phone.source.device_model, "iPhone14,2");
+    assert_eq!(phone.source.manufacturer, "Apple Inc.");
+    assert_eq!(phone.source.recording_method, RecordingMethod::Unspecified);
 
     // Sleep: per source, adjacent segments merged, a gap splits, in-bed alone stays in-bed.
     let sleeps: Vec<_> = all
@@ -428,4 +446,62 @@ fn a_document_that_ends_early_is_truncated() {
         matches!(result, Err(ExportError::Truncated(_))),
         "{result:?}"
     );
+}
+
+#[test]
+fn user_entered_metadata_makes_records_and_workouts_manual_entries_of_their_own_source() {
+    let device = "device=\"&lt;&lt;HKDevice: 0x1&gt;, name:Apple Watch, manufacturer:Apple Inc., \
+                  model:Watch, hardware:Watch7,1&gt;\"";
+    let hr = |t: &str, children: &str| {
+        format!(
+            "<Record type=\"HKQuantityTypeIdentifierHeartRate\" sourceName=\"Watch\" {device} \
+             unit=\"count/min\" startDate=\"2024-03-01 08:{t}:00 +0100\" \
+             endDate=\"2024-03-01 08:{t}:00 +0100\" value=\"60\">{children}</Record>"
+        )
+    };
+    let doc = format!(
+        "<HealthData>{}{}{}{}\
+         <Workout workoutActivityType=\"HKWorkoutActivityTypeRunning\" sourceName=\"Watch\" {device} \
+         startDate=\"2024-03-01 09:00:00 +0100\" endDate=\"2024-03-01 09:30:00 +0100\">\
+         <MetadataEntry key=\"HKWasUserEntered\" value=\"1\"/></Workout></HealthData>",
+        hr("00", ""),
+        // After a nested list, so the depth of children is followed.
+        hr(
+            "01",
+            "<HeartRateVariabilityMetadataList><InstantaneousBeatsPerMinute bpm=\"60\" \
+             time=\"8:01:00\"/></HeartRateVariabilityMetadataList>\
+             <MetadataEntry key=\"HKWasUserEntered\" value=\"1\"/>"
+        ),
+        hr(
+            "02",
+            "<MetadataEntry key=\"HKWasUserEntered\" value=\"0\"/>"
+        ),
+        hr(
+            "03",
+            "<MetadataEntry value=\"1\" key=\"HKWasUserEntered\"></MetadataEntry>"
+        ),
+    );
+    let (all, result) = parse_all(doc.as_bytes(), 2);
+    result.unwrap();
+    assert_eq!(all.records, 5);
+    let mut methods: Vec<(i64, RecordingMethod)> = Vec::new();
+    for b in &all.batches {
+        assert_eq!(b.source.manufacturer, "Apple Inc.");
+        assert_eq!(b.source.device_model, "Watch7,1");
+        methods.extend(b.times.iter().map(|&t| (t, b.source.recording_method)));
+    }
+    methods.sort_by_key(|m| m.0);
+    let minute = |m: i64| 1_709_276_400_000 + m * MIN;
+    assert_eq!(
+        methods,
+        [
+            (minute(0), RecordingMethod::Unspecified),
+            (minute(1), RecordingMethod::Manual),
+            (minute(2), RecordingMethod::Unspecified),
+            (minute(3), RecordingMethod::Manual),
+        ]
+    );
+    assert_eq!(all.events.len(), 1);
+    assert_eq!(all.events[0].0.recording_method, RecordingMethod::Manual);
+    assert_eq!(all.events[0].0.manufacturer, "Apple Inc.");
 }

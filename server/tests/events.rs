@@ -20,7 +20,7 @@ fn garmin() -> Option<pb::SourceDescriptor> {
         provider: "garmin".into(),
         device_model: "Forerunner 965".into(),
         device_type: pb::DeviceType::Watch as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 

@@ -206,6 +206,82 @@ async fn a_streamed_export_is_stored_and_readable_through_the_time_series_and_ev
 }
 
 #[tokio::test]
+async fn a_user_entered_record_lands_in_a_manual_source_of_its_device() {
+    let rig = rig().await;
+    let watch = "sourceName=\"Jan’s Apple Watch\" sourceVersion=\"9.6\" device=\"&lt;&lt;HKDevice: 0x2821a6d00&gt;, name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:9.6&gt;\"";
+    let t = "2024-11-29 12:00:00 +0100";
+    let typed = format!(
+        " <Record type=\"HKQuantityTypeIdentifierHeartRate\" {watch} unit=\"count/min\" creationDate=\"{t}\" startDate=\"{t}\" endDate=\"{t}\" value=\"77\">\n  <MetadataEntry key=\"HKWasUserEntered\" value=\"1\"/>\n </Record>\n"
+    );
+    let done = rig.import(export(&typed).as_bytes()).await;
+    succeeded(&done);
+    assert_eq!(done.samples_stored, 51, "{done:?}");
+    let sources = rig
+        .client
+        .list_data_sources(pb::ListDataSourcesRequest {
+            parent: rig.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data_sources;
+    let fields: Vec<(&str, &str, &str, i32)> = sources
+        .iter()
+        .map(|s| {
+            (
+                s.device_model.as_str(),
+                s.app_name.as_str(),
+                s.manufacturer.as_str(),
+                s.recording_method,
+            )
+        })
+        .collect();
+    let app = "Jan’s Apple Watch";
+    assert_eq!(sources.len(), 2, "{fields:?}");
+    assert!(
+        fields.contains(&(
+            "Watch6,2",
+            app,
+            "Apple Inc.",
+            pb::RecordingMethod::Unspecified as i32
+        )),
+        "{fields:?}"
+    );
+    let manual = sources
+        .iter()
+        .find(|s| s.recording_method == pb::RecordingMethod::ManualEntry as i32)
+        .unwrap();
+    assert_eq!(
+        (
+            manual.device_model.as_str(),
+            manual.app_name.as_str(),
+            manual.manufacturer.as_str()
+        ),
+        ("Watch6,2", app, "Apple Inc.")
+    );
+    let series = rig
+        .client
+        .list_samples(pb::ListSamplesRequest {
+            parent: rig.user.name.clone(),
+            series_types: vec!["heart_rate".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .series;
+    let typed: Vec<f64> = series
+        .iter()
+        .filter(|s| s.data_source == manual.name)
+        .flat_map(|s| s.values.clone())
+        .collect();
+    assert_eq!(
+        typed,
+        [77.0],
+        "only the typed-in record is in the manual source"
+    );
+}
+
+#[tokio::test]
 async fn a_zipped_export_uploaded_in_resumable_chunks_survives_a_drop_and_a_resend() {
     let rig = rig().await;
     let file = zipped("apple_health_export/export.xml", export("").as_bytes());

@@ -775,7 +775,7 @@ impl Handler for Ingest {
                         provider: "garmin".into(),
                         device_model: "Forerunner 965".into(),
                         device_type: pb::DeviceType::Watch as i32,
-                        app_name: String::new(),
+                        ..Default::default()
                     }),
                     series_type: series,
                     unit: String::new(),

@@ -18,7 +18,7 @@ fn source(provider: &str, device_type: pb::DeviceType) -> Option<pb::SourceDescr
         provider: provider.into(),
         device_model: String::new(),
         device_type: device_type as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 

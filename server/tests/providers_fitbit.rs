@@ -256,6 +256,11 @@ async fn a_fitbit_sync_pages_through_google_and_stores_workouts_sleep_and_sample
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert_eq!(sources[0].provider, "fitbit");
     assert_eq!(sources[0].device_model, "Pixel Watch 3");
+    assert_eq!(sources[0].manufacturer, "Google", "the device's maker");
+    assert_eq!(
+        sources[0].recording_method,
+        pb::RecordingMethod::AutomaticallyRecorded as i32
+    );
     assert_eq!(sources[0].device_type, pb::DeviceType::Watch as i32);
 
     // Again: the same points change nothing, and the window starts two days before the last.

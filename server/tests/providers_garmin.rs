@@ -299,9 +299,13 @@ async fn a_push_is_answered_at_once_and_a_job_writes_it_with_types_units_offsets
         );
         assert_eq!((s.times[0], s.zone_offsets[0]), (day, 3600), "{series}");
     }
-    let mut sources: Vec<(String, String, i32)> = f
-        .data_sources()
-        .await
+    let all = f.data_sources().await;
+    assert!(
+        all.iter().all(|s| s.manufacturer == "Garmin"
+            && s.recording_method == pb::RecordingMethod::AutomaticallyRecorded as i32),
+        "{all:?}"
+    );
+    let mut sources: Vec<(String, String, i32)> = all
         .into_iter()
         .map(|s| (s.provider, s.device_model, s.device_type))
         .collect();

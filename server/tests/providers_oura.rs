@@ -233,6 +233,11 @@ async fn an_oura_sync_stores_workouts_sleep_with_stages_and_samples_once() {
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0].provider, "oura");
     assert_eq!(sources[0].device_model, "Oura Ring");
+    assert_eq!(sources[0].manufacturer, "Oura");
+    assert_eq!(
+        sources[0].recording_method,
+        pb::RecordingMethod::AutomaticallyRecorded as i32
+    );
     assert_eq!(sources[0].device_type, pb::DeviceType::Ring as i32);
 
     // Again: the same documents change nothing, and the window starts two days before the last.

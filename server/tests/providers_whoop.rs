@@ -201,6 +201,11 @@ async fn a_whoop_sync_stores_workouts_in_kcal_sleep_and_recovery_once() {
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0].provider, "whoop");
     assert_eq!(sources[0].device_model, "WHOOP");
+    assert_eq!(sources[0].manufacturer, "WHOOP");
+    assert_eq!(
+        sources[0].recording_method,
+        pb::RecordingMethod::AutomaticallyRecorded as i32
+    );
     assert_eq!(sources[0].device_type, pb::DeviceType::Band as i32);
 
     let again = f.sync(&name).await;

@@ -13,7 +13,7 @@ fn watch() -> Option<pb::SourceDescriptor> {
         provider: "apple_health".into(),
         device_model: "Watch7,1".into(),
         device_type: pb::DeviceType::Watch as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 
@@ -22,7 +22,7 @@ fn phone() -> Option<pb::SourceDescriptor> {
         provider: "apple_health".into(),
         device_model: "iPhone16,1".into(),
         device_type: pb::DeviceType::Phone as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 
@@ -456,6 +456,85 @@ async fn data_sources_are_created_on_first_use_and_listed() {
     assert_eq!(
         (heart.unit.as_str(), heart.loinc.as_str()),
         ("bpm", "8867-4")
+    );
+}
+
+#[tokio::test]
+async fn manufacturer_and_recording_method_are_kept_and_set_sources_apart() {
+    let f = fixture().await;
+    let descriptor = |method: pb::RecordingMethod| {
+        Some(pb::SourceDescriptor {
+            manufacturer: "Apple Inc.".into(),
+            recording_method: method as i32,
+            ..watch().unwrap()
+        })
+    };
+    let mut measured = batch("weight", "kg", &[T0], &[70.0]);
+    measured.source = descriptor(pb::RecordingMethod::AutomaticallyRecorded);
+    let mut typed = batch("weight", "kg", &[T0], &[71.0]);
+    typed.source = descriptor(pb::RecordingMethod::ManualEntry);
+    let stats = f.write(vec![measured, typed.clone()]).await.unwrap();
+    assert_eq!(stats.inserted, 2, "the same instant in two sources");
+    f.write(vec![typed]).await.unwrap();
+    let sources = f
+        .backend
+        .list_data_sources(pb::ListDataSourcesRequest {
+            parent: f.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data_sources;
+    let fields: Vec<(&str, &str, i32)> = sources
+        .iter()
+        .map(|s| {
+            (
+                s.device_model.as_str(),
+                s.manufacturer.as_str(),
+                s.recording_method,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "Watch7,1",
+                "Apple Inc.",
+                pb::RecordingMethod::AutomaticallyRecorded as i32
+            ),
+            (
+                "Watch7,1",
+                "Apple Inc.",
+                pb::RecordingMethod::ManualEntry as i32
+            ),
+        ]
+    );
+
+    // A manufacturer past 64 characters is reported with the request's other violations.
+    let mut long = batch("weight", "kg", &[T0 + MINUTE], &[70.0]);
+    long.source = Some(pb::SourceDescriptor {
+        manufacturer: "m".repeat(65),
+        ..watch().unwrap()
+    });
+    let mut control = batch("weight", "kg", &[T0 + MINUTE], &[70.0]);
+    control.source = Some(pb::SourceDescriptor {
+        manufacturer: "Apple\u{7}".into(),
+        ..watch().unwrap()
+    });
+    let error = assert_error(
+        f.write(vec![long, batch("nope", "", &[T0], &[1.0]), control])
+            .await,
+        Code::InvalidArgument,
+        "INVALID_ARGUMENT",
+    );
+    assert_eq!(
+        violated_fields(&error),
+        [
+            "batches[0].source.manufacturer",
+            "batches[1].series_type",
+            "batches[2].source.manufacturer"
+        ]
     );
 }
 

@@ -247,7 +247,12 @@ async fn a_healthkit_batch_is_stored_in_canonical_units_with_offsets_sources_and
     let sources = f.sources().await;
     assert_eq!(sources.len(), 1);
     assert_eq!(sources[0].provider, "apple_health");
-    assert_eq!(sources[0].device_model, "Apple Inc. Watch7,1");
+    assert_eq!(sources[0].device_model, "Watch7,1");
+    assert_eq!(sources[0].manufacturer, "Apple Inc.");
+    assert_eq!(
+        sources[0].recording_method,
+        pb::RecordingMethod::AutomaticallyRecorded as i32
+    );
     assert_eq!(sources[0].device_type, pb::DeviceType::Watch as i32);
     assert_eq!(sources[0].app_name, "Apple Watch");
     assert_eq!(hr[0].data_source, sources[0].name);
@@ -361,11 +366,13 @@ async fn a_health_connect_stream_is_stored_and_answered_per_message() {
         (
             sources[0].provider.as_str(),
             sources[0].device_model.as_str(),
+            sources[0].manufacturer.as_str(),
             sources[0].app_name.as_str()
         ),
         (
             "health_connect",
-            "Google Pixel Watch 2",
+            "Pixel Watch 2",
+            "Google",
             "com.google.android.apps.fitness"
         )
     );
@@ -517,6 +524,125 @@ async fn bad_records_are_rejected_by_index_and_the_rest_of_the_batch_is_stored()
     assert_eq!(result.rejected[0].record_id, "u");
     let hr = f.series("heart_rate").await;
     assert_eq!(hr[0].values, vec![60.0, 62.0]);
+}
+
+#[tokio::test]
+async fn a_manual_entry_is_a_source_apart_from_the_devices_measurements_and_ranks_after_them() {
+    let f = fixture().await;
+    let t = NOW - 3 * HOUR;
+    let typed = pb::HealthSource {
+        recording_method: pb::RecordingMethod::ManualEntry as i32,
+        ..watch()
+    };
+    let mut entered = sample(
+        "typed",
+        "HKQuantityTypeIdentifierHeartRate",
+        "count/min",
+        90.0,
+        t,
+        3600,
+    );
+    entered.source = Some(typed);
+    let mut too_long = sample(
+        "long",
+        "HKQuantityTypeIdentifierHeartRate",
+        "count/min",
+        70.0,
+        t + 120,
+        3600,
+    );
+    too_long.source = Some(pb::HealthSource {
+        device_manufacturer: "m".repeat(65),
+        ..watch()
+    });
+    let batch = healthkit(vec![
+        sample(
+            "measured",
+            "HKQuantityTypeIdentifierHeartRate",
+            "count/min",
+            60.0,
+            t,
+            3600,
+        ),
+        entered,
+        too_long,
+    ]);
+    let result = f.push(batch).await.unwrap();
+    assert_eq!(result.accepted, 2);
+    let rejected: Vec<(i32, &str, i32)> = result
+        .rejected
+        .iter()
+        .map(|r| (r.index, r.field.as_str(), r.reason))
+        .collect();
+    assert_eq!(
+        rejected,
+        [(
+            2,
+            "samples[2].source",
+            pb::RejectReason::InvalidSource as i32
+        )],
+        "a manufacturer past 64 characters makes the record's source invalid"
+    );
+
+    let mut sources = f.sources().await;
+    sources.sort_by_key(|s| s.recording_method);
+    let fields: Vec<(&str, &str, i32, &str, i32)> = sources
+        .iter()
+        .map(|s| {
+            (
+                s.provider.as_str(),
+                s.device_model.as_str(),
+                s.device_type,
+                s.manufacturer.as_str(),
+                s.recording_method,
+            )
+        })
+        .collect();
+    let watch_type = pb::DeviceType::Watch as i32;
+    assert_eq!(
+        fields,
+        [
+            (
+                "apple_health",
+                "Watch7,1",
+                watch_type,
+                "Apple Inc.",
+                pb::RecordingMethod::AutomaticallyRecorded as i32
+            ),
+            (
+                "apple_health",
+                "Watch7,1",
+                watch_type,
+                "Apple Inc.",
+                pb::RecordingMethod::ManualEntry as i32
+            ),
+        ]
+    );
+    let raw = f.series("heart_rate").await;
+    let by_source = |name: &str| {
+        raw.iter()
+            .find(|s| s.data_source == name)
+            .map(|s| s.values.clone())
+    };
+    assert_eq!(by_source(&sources[0].name), Some(vec![60.0]));
+    assert_eq!(by_source(&sources[1].name), Some(vec![90.0]));
+
+    let merged = f
+        .phone
+        .list_samples(pb::ListSamplesRequest {
+            parent: f.user.name.clone(),
+            series_types: vec!["heart_rate".into()],
+            view: pb::View::Merged as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .series;
+    assert_eq!(
+        merged[0].values,
+        [60.0],
+        "the measurement wins over the entry typed in for the same minute"
+    );
 }
 
 #[tokio::test]

@@ -423,6 +423,116 @@ async fn deleting_a_user_removes_their_connections_sources_samples_and_events() 
 }
 
 #[tokio::test]
+async fn sources_of_before_manufacturers_keep_their_ids_and_known_makers_and_stay_unique() {
+    let server = TestServer::start().await;
+    let developer = server.developer().await;
+    let (_, backend) = server.application(&developer, "App").await;
+    let user = server.user(&backend, "ann").await;
+    let user_id = Uuid::parse_str(user.name.trim_start_matches("users/")).unwrap();
+    let db = server.db.raw().await;
+    let engine = server.db.engine();
+    // Back to the eleventh migration, the last without the columns.
+    let after_eleventh = Migrator::migrations().len() as u32 - 11;
+    Migrator::down(&db, Some(after_eleventh)).await.unwrap();
+    let now = Utc::now();
+    let insert_old = "INSERT INTO data_source (id, uid, user_id, provider, device_model, device_type, app_name, created_at) VALUES ($1, $2, $3, $4, $5, 'watch', $6, $7)";
+    for (id, provider, model, app) in [
+        (1i64, "garmin", "Forerunner 965", ""),
+        (2, "apple_health", "Watch7,1", "Health"),
+    ] {
+        exec(
+            &db,
+            insert_old,
+            vec![
+                id.into(),
+                Uuid::now_v7().into(),
+                user_id.into(),
+                provider.into(),
+                model.into(),
+                app.into(),
+                now.into(),
+            ],
+        )
+        .await;
+    }
+    let block = sample_codec::encode(&[(1_700_000_000_000i64, 3600, 61.0)], |s| *s);
+    exec(&db, "INSERT INTO sample_block (source_id, series_type_id, block_start, first_time, last_time, sample_count, data) VALUES (1, 1, $1, 1700000000000, 1700000000000, 1, $2)",
+        vec![sample_codec::block_start(1_700_000_000_000).into(), block.into()]).await;
+    Migrator::up(&db, None).await.unwrap();
+
+    let stored = strings(
+        &db,
+        "SELECT provider || '|' || manufacturer || '|' || recording_method FROM data_source ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        stored,
+        ["garmin|Garmin|automatically_recorded", "apple_health||"],
+        "on {engine}"
+    );
+    assert_eq!(
+        scalar(&db, "SELECT source_id FROM sample_block").await,
+        1,
+        "the samples stay with their source on {engine}"
+    );
+    // The identity index now spans the new columns: a manual twin is a source of its own,
+    // an exact copy is refused.
+    let insert_new = "INSERT INTO data_source (id, uid, user_id, provider, device_model, device_type, app_name, manufacturer, recording_method, created_at) VALUES ($1, $2, $3, 'apple_health', 'Watch7,1', 'watch', 'Health', '', 'manual_entry', $4)";
+    let twin = |id: i64| {
+        statement(
+            &db,
+            insert_new,
+            vec![id.into(), Uuid::now_v7().into(), user_id.into(), now.into()],
+        )
+    };
+    db.execute_raw(twin(3)).await.unwrap();
+    assert!(
+        db.execute_raw(twin(4)).await.is_err(),
+        "a duplicate identity is refused on {engine}"
+    );
+
+    let sources = backend
+        .list_data_sources(pb::ListDataSourcesRequest {
+            parent: user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .data_sources;
+    let mut fields: Vec<(String, String, i32)> = sources
+        .into_iter()
+        .map(|s| (s.provider, s.manufacturer, s.recording_method))
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            (
+                "apple_health".to_owned(),
+                String::new(),
+                pb::RecordingMethod::Unspecified as i32
+            ),
+            (
+                "apple_health".to_owned(),
+                String::new(),
+                pb::RecordingMethod::ManualEntry as i32
+            ),
+            (
+                "garmin".to_owned(),
+                "Garmin".to_owned(),
+                pb::RecordingMethod::AutomaticallyRecorded as i32
+            ),
+        ]
+    );
+
+    // Down again once no two sources differ only in the new columns.
+    exec(&db, "DELETE FROM data_source WHERE id = 3", vec![]).await;
+    Migrator::down(&db, Some(after_eleventh)).await.unwrap();
+    assert_eq!(count(&db, "data_source").await, 2);
+    assert_eq!(scalar(&db, "SELECT source_id FROM sample_block").await, 1);
+}
+
+#[tokio::test]
 async fn deleting_an_application_removes_its_users_samples() {
     let server = TestServer::start().await;
     let developer = server.developer().await;

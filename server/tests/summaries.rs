@@ -16,7 +16,7 @@ fn watch() -> Option<pb::SourceDescriptor> {
         provider: "apple_health".into(),
         device_model: String::new(),
         device_type: pb::DeviceType::Watch as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 
@@ -25,7 +25,7 @@ fn phone() -> Option<pb::SourceDescriptor> {
         provider: "apple_health".into(),
         device_model: String::new(),
         device_type: pb::DeviceType::Phone as i32,
-        app_name: String::new(),
+        ..Default::default()
     })
 }
 

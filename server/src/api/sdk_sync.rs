@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
 use super::convert::one_name;
-use super::time_series::device_type_key;
+use super::time_series::{device_type_key, recording_method};
 use crate::domain::Context;
 use crate::domain::error::Error;
 use crate::domain::health::events::WorkoutDetails;
@@ -43,6 +43,7 @@ fn source(s: pb::HealthSource) -> PushSource {
         device_model: s.device_model,
         device_manufacturer: s.device_manufacturer,
         device_type: device_type_key(s.device_type),
+        recording_method: recording_method(s.recording_method),
     }
 }
 

@@ -16,7 +16,9 @@ use crate::domain::health::catalog::series_type_by_id;
 use crate::domain::health::catalog::{Aggregation, SERIES_TYPES};
 use crate::domain::health::intake::RawBatch;
 use crate::domain::health::samples::{AggregateParams, ListParams, Samples};
-use crate::domain::health::{BucketWidth, DataSource, MERGED, Priority, SourceKey, WriteStats};
+use crate::domain::health::{
+    BucketWidth, DataSource, MERGED, Priority, RecordingMethod, SourceKey, WriteStats,
+};
 use crate::domain::page::PageRequest;
 use crate::domain::validate::Violations;
 
@@ -50,6 +52,26 @@ fn device_type(key: &str) -> pb::DeviceType {
         .map_or(pb::DeviceType::Unspecified, |(t, _)| *t)
 }
 
+/// The domain form of a recording method; unknown numbers are kept as unspecified, like
+/// device types.
+pub fn recording_method(value: i32) -> RecordingMethod {
+    match pb::RecordingMethod::try_from(value) {
+        Ok(pb::RecordingMethod::AutomaticallyRecorded) => RecordingMethod::Automatic,
+        Ok(pb::RecordingMethod::ActivelyRecorded) => RecordingMethod::Active,
+        Ok(pb::RecordingMethod::ManualEntry) => RecordingMethod::Manual,
+        Ok(pb::RecordingMethod::Unspecified) | Err(_) => RecordingMethod::Unspecified,
+    }
+}
+
+fn recording_method_pb(method: RecordingMethod) -> pb::RecordingMethod {
+    match method {
+        RecordingMethod::Unspecified => pb::RecordingMethod::Unspecified,
+        RecordingMethod::Automatic => pb::RecordingMethod::AutomaticallyRecorded,
+        RecordingMethod::Active => pb::RecordingMethod::ActivelyRecorded,
+        RecordingMethod::Manual => pb::RecordingMethod::ManualEntry,
+    }
+}
+
 /// The domain form of a source descriptor.
 pub fn source_key(source: Option<pb::SourceDescriptor>) -> SourceKey {
     let s = source.unwrap_or_default();
@@ -58,6 +80,8 @@ pub fn source_key(source: Option<pb::SourceDescriptor>) -> SourceKey {
         device_model: s.device_model,
         device_type: device_type_key(s.device_type),
         app_name: s.app_name,
+        manufacturer: s.manufacturer,
+        recording_method: recording_method(s.recording_method),
     }
 }
 
@@ -96,6 +120,8 @@ fn data_source(s: DataSource) -> pb::DataSource {
         device_type: device_type(&s.key.device_type) as i32,
         app_name: s.key.app_name,
         create_time: timestamp(s.created_at),
+        manufacturer: s.key.manufacturer,
+        recording_method: recording_method_pb(s.key.recording_method) as i32,
     }
 }
 

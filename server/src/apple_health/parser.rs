@@ -262,10 +262,8 @@ impl<R: BufRead> Parser<R> {
         match name.as_ref().as_bytes() {
             b"Record" => {
                 b.chunk.records += 1;
-                self.record(b, e, at)?;
-                if !empty {
-                    self.skip_children(e)?;
-                }
+                let manual = !empty && self.record_children()?;
+                self.record(b, e, manual, at)?;
             }
             b"Workout" => {
                 b.chunk.records += 1;
@@ -295,7 +293,14 @@ impl<R: BufRead> Parser<R> {
         Ok(())
     }
 
-    fn record(&mut self, b: &mut Building, e: &BytesStart<'_>, at: u64) -> Result<(), ExportError> {
+    /// `manual`: the record's metadata says the user typed it in (`HKWasUserEntered`).
+    fn record(
+        &mut self,
+        b: &mut Building,
+        e: &BytesStart<'_>,
+        manual: bool,
+        at: u64,
+    ) -> Result<(), ExportError> {
         // type, unit, value, startDate, endDate, sourceName, device (raw, escaped).
         let mut raw: [&[u8]; 7] = [b""; 7];
         // The first five unescaped, when they held an escape (`mmol&lt;180.1…&gt;/L`).
@@ -367,7 +372,7 @@ impl<R: BufRead> Parser<R> {
                     self.skip(b, &format!("absurd_value:{}", clip(name)));
                     return Ok(());
                 }
-                let Some(source) = self.source(source_name, device, e, at)? else {
+                let Some(source) = self.source(source_name, device, manual, e, at)? else {
                     self.skip(b, "too_many_sources");
                     return Ok(());
                 };
@@ -408,7 +413,7 @@ impl<R: BufRead> Parser<R> {
                     },
                     _ => None,
                 };
-                let Some(source) = self.source(source_name, device, e, at)? else {
+                let Some(source) = self.source(source_name, device, manual, e, at)? else {
                     self.skip(b, "too_many_sources");
                     return Ok(());
                 };
@@ -460,9 +465,7 @@ impl<R: BufRead> Parser<R> {
                 key => builder.attribute(key, &value),
             }
         }
-        if !empty {
-            self.workout_children(&mut builder)?;
-        }
+        let manual = !empty && self.workout_children(&mut builder)?;
         let (Some(begin), Some(finish)) = (start, end) else {
             self.skip(b, "invalid_date:Workout");
             return Ok(());
@@ -478,7 +481,7 @@ impl<R: BufRead> Parser<R> {
         let (activity, details) = builder.finish(begin.ms, finish.ms);
         let workout_type = healthkit::workout_type(&activity).unwrap_or("other");
         let device = (!device.is_empty()).then_some(device.as_str());
-        let Some(source) = self.source_str(&source_name, device) else {
+        let Some(source) = self.source_str(&source_name, device, manual) else {
             self.skip(b, "too_many_sources");
             return Ok(());
         };
@@ -489,8 +492,10 @@ impl<R: BufRead> Parser<R> {
         Ok(())
     }
 
-    /// Reads a workout's children up to its end tag.
-    fn workout_children(&mut self, builder: &mut WorkoutBuilder) -> Result<(), ExportError> {
+    /// Reads a workout's children up to its end tag; whether its metadata says the user typed
+    /// it in.
+    fn workout_children(&mut self, builder: &mut WorkoutBuilder) -> Result<bool, ExportError> {
+        let mut manual = false;
         let mut depth = 0usize;
         loop {
             self.scratch.clear();
@@ -502,11 +507,14 @@ impl<R: BufRead> Parser<R> {
                 Ok(Event::Start(e)) => {
                     depth += 1;
                     self.workout_child(builder, &e, at)
+                        .map(|typed| manual |= typed)
                 }
-                Ok(Event::Empty(e)) => self.workout_child(builder, &e, at),
+                Ok(Event::Empty(e)) => self
+                    .workout_child(builder, &e, at)
+                    .map(|typed| manual |= typed),
                 Ok(Event::End(_)) if depth == 0 => {
                     self.scratch = scratch;
-                    return Ok(());
+                    return Ok(manual);
                 }
                 Ok(Event::End(_)) => {
                     depth -= 1;
@@ -523,18 +531,19 @@ impl<R: BufRead> Parser<R> {
         }
     }
 
+    /// One child of a workout; whether it is the metadata of a workout the user typed in.
     fn workout_child(
         &self,
         builder: &mut WorkoutBuilder,
         e: &BytesStart<'_>,
         at: u64,
-    ) -> Result<(), ExportError> {
+    ) -> Result<bool, ExportError> {
         let name = e.name();
         let wanted: &[&[u8]] = match name.as_ref().as_bytes() {
             b"WorkoutStatistics" => &[b"type", b"unit", b"sum", b"average", b"maximum"],
             b"WorkoutEvent" => &[b"type", b"date", b"duration", b"durationUnit"],
             b"MetadataEntry" => &[b"key", b"value"],
-            _ => return Ok(()),
+            _ => return Ok(false),
         };
         let mut values: [Option<String>; 5] = Default::default();
         for a in e.attributes().with_checks(false) {
@@ -563,12 +572,58 @@ impl<R: BufRead> Parser<R> {
                 number(third),
                 fourth.as_deref().unwrap_or(""),
             ),
-            _ => builder.metadata(
-                first.as_deref().unwrap_or(""),
-                second.as_deref().unwrap_or(""),
-            ),
+            _ => {
+                let (key, value) = (
+                    first.as_deref().unwrap_or(""),
+                    second.as_deref().unwrap_or(""),
+                );
+                if user_entered(key.as_bytes(), value.as_bytes()) {
+                    return Ok(true);
+                }
+                builder.metadata(key, value)
+            }
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// Reads a record's children up to its end tag (the raw bytes of MetadataEntry attributes
+    /// only, nothing allocated); whether one says the user typed the record in.
+    fn record_children(&mut self) -> Result<bool, ExportError> {
+        let mut depth = 0usize;
+        let mut manual = false;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let result = loop {
+            scratch.clear();
+            let at = self.reader.buffer_position();
+            let child = match self.reader.read_event_into(&mut scratch) {
+                Err(error) => break Err(self.xml_error(error)),
+                Ok(Event::Start(e)) => {
+                    depth += 1;
+                    e
+                }
+                Ok(Event::Empty(e)) => e,
+                Ok(Event::End(_)) if depth == 0 => break Ok(manual),
+                Ok(Event::End(_)) => {
+                    depth -= 1;
+                    continue;
+                }
+                Ok(Event::Eof) => {
+                    break Err(ExportError::Truncated(
+                        "export.xml ends inside a Record".into(),
+                    ));
+                }
+                Ok(_) => continue,
+            };
+            if manual || child.name().as_ref().as_bytes() != b"MetadataEntry" {
+                continue;
+            }
+            match entry_user_entered(&child) {
+                Ok(typed) => manual = typed,
+                Err(error) => break Err(self.malformed(at, error.to_string())),
+            }
+        };
+        self.scratch = scratch;
+        result
     }
 
     /// One attribute of `e`, unescaped.
@@ -619,10 +674,12 @@ impl<R: BufRead> Parser<R> {
         &mut self,
         source_name: &[u8],
         device: &[u8],
+        manual: bool,
         e: &BytesStart<'_>,
         at: u64,
     ) -> Result<Option<u32>, ExportError> {
         self.key.clear();
+        self.key.push(u8::from(manual));
         self.key.extend_from_slice(source_name);
         self.key.push(0);
         self.key.extend_from_slice(device);
@@ -632,7 +689,7 @@ impl<R: BufRead> Parser<R> {
         let raw_key = self.key.clone();
         let name = self.attribute(e, b"sourceName", at)?.unwrap_or_default();
         let device = self.attribute(e, b"device", at)?;
-        let Some(id) = self.source_str(&name, device.as_deref()) else {
+        let Some(id) = self.source_str(&name, device.as_deref(), manual) else {
             return Ok(None);
         };
         if self.sources.len() < MAX_CACHED {
@@ -642,8 +699,8 @@ impl<R: BufRead> Parser<R> {
     }
 
     /// Interns a source by its unescaped names; `None` past the limit.
-    fn source_str(&mut self, name: &str, device: Option<&str>) -> Option<u32> {
-        let key = source_key(name, device);
+    fn source_str(&mut self, name: &str, device: Option<&str>, manual: bool) -> Option<u32> {
+        let key = source_key(name, device, manual);
         if let Some(i) = self.source_keys.iter().position(|k| *k == key) {
             return Some(i as u32);
         }
@@ -713,6 +770,31 @@ impl<R: BufRead> Parser<R> {
             .map(|rest| rest.is_empty())
             .unwrap_or(false)
     }
+}
+
+/// Whether a metadata entry says its record was typed in by the user (HealthKit's
+/// `HKMetadataKeyWasUserEntered`, exported as `HKWasUserEntered` with `1`).
+fn user_entered(key: &[u8], value: &[u8]) -> bool {
+    key == b"HKWasUserEntered" && value == b"1"
+}
+
+/// Whether a MetadataEntry element is [`user_entered`], from its raw attribute values.
+fn entry_user_entered(
+    e: &BytesStart<'_>,
+) -> Result<bool, quick_xml::events::attributes::AttrError> {
+    let (mut key, mut value): (&[u8], &[u8]) = (b"", b"");
+    for a in e.attributes().with_checks(false) {
+        let a = a?;
+        let Cow::Borrowed(v) = a.value else {
+            continue;
+        };
+        match a.key.as_ref().as_bytes() {
+            b"key" => key = v.as_bytes(),
+            b"value" => value = v.as_bytes(),
+            _ => {}
+        }
+    }
+    Ok(user_entered(key, value))
 }
 
 /// A character reference or one of XML's five predefined entities.

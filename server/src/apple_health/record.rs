@@ -1,7 +1,8 @@
 //! Pieces of one element's attributes: Apple's dates with their offsets, the `device` string,
 //! numbers, and the data source they make.
 
-use crate::domain::health::SourceKey;
+use crate::domain::health::intake::MAX_MANUFACTURER;
+use crate::domain::health::{RecordingMethod, SourceKey};
 
 /// A point in time as an export writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,10 +168,10 @@ pub(crate) fn parse_device(text: &str) -> Device {
 /// Most characters of a source's names (the source validation's limit).
 const MAX_NAME: usize = 255;
 
-fn clean(text: &str) -> String {
+fn clean(text: &str, max: usize) -> String {
     text.chars()
         .filter(|c| !c.is_control())
-        .take(MAX_NAME)
+        .take(max)
         .collect::<String>()
         .trim()
         .to_string()
@@ -178,13 +179,15 @@ fn clean(text: &str) -> String {
 
 /// The data source of a record: the app that wrote it (`sourceName`) and its device. The
 /// device model is the hardware identifier (`Watch6,2`), else the model, else the device name;
-/// the device type is `watch`, `phone` or `tablet` from the model, else empty.
-pub(crate) fn source_key(source_name: &str, device: Option<&str>) -> SourceKey {
+/// the device type is `watch`, `phone` or `tablet` from the model, else empty; the
+/// manufacturer is the device's (`Apple Inc.`). `manual` (the record's `HKWasUserEntered`)
+/// makes it a manual-entry source; other records do not say how they were recorded.
+pub(crate) fn source_key(source_name: &str, device: Option<&str>, manual: bool) -> SourceKey {
     let device = device.map(parse_device).unwrap_or_default();
     let model = [&device.hardware, &device.model, &device.name]
         .into_iter()
         .find(|s| !s.trim().is_empty())
-        .map(|s| clean(s))
+        .map(|s| clean(s, MAX_NAME))
         .unwrap_or_default();
     let kind = [&device.model, &device.hardware, &device.name]
         .iter()
@@ -204,7 +207,13 @@ pub(crate) fn source_key(source_name: &str, device: Option<&str>) -> SourceKey {
         provider: super::PROVIDER.to_string(),
         device_model: model,
         device_type: kind.to_string(),
-        app_name: clean(source_name),
+        app_name: clean(source_name, MAX_NAME),
+        manufacturer: clean(&device.manufacturer, MAX_MANUFACTURER),
+        recording_method: if manual {
+            RecordingMethod::Manual
+        } else {
+            RecordingMethod::Unspecified
+        },
     }
 }
 
@@ -245,14 +254,30 @@ mod tests {
         assert_eq!(device.manufacturer, "Apple Inc.");
         assert_eq!(device.model, "Watch");
         assert_eq!(device.hardware, "Watch6,2");
-        let key = source_key("Jan\u{2019}s Apple\u{a0}Watch", Some(text));
+        let key = source_key("Jan\u{2019}s Apple\u{a0}Watch", Some(text), false);
         assert_eq!(key.provider, "apple_health");
         assert_eq!(key.device_model, "Watch6,2");
         assert_eq!(key.device_type, "watch");
         assert_eq!(key.app_name, "Jan\u{2019}s Apple\u{a0}Watch");
+        assert_eq!(key.manufacturer, "Apple Inc.");
+        assert_eq!(key.recording_method, RecordingMethod::Unspecified);
+        let typed = source_key("Health", Some(text), true);
+        assert_eq!(
+            (typed.recording_method, typed.manufacturer.as_str()),
+            (RecordingMethod::Manual, "Apple Inc.")
+        );
+        let long = format!("<<HKDevice: 0x1>, manufacturer:{}>", "m".repeat(100));
+        assert_eq!(
+            source_key("Health", Some(&long), false)
+                .manufacturer
+                .chars()
+                .count(),
+            MAX_MANUFACTURER,
+            "a manufacturer is cut to what a source may hold"
+        );
         let named = parse_device("<<HKDevice: 0x1>, name:Jan, the scale, model:WBS04>");
         assert_eq!(named.name, "Jan, the scale");
-        let health = source_key("Health", None);
+        let health = source_key("Health", None, false);
         assert_eq!(
             (health.device_model.as_str(), health.device_type.as_str()),
             ("", "")

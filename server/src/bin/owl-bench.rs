@@ -91,7 +91,7 @@ fn series_messages(
                         provider: "apple_health".into(),
                         device_model: "Watch7,1".into(),
                         device_type: pb::DeviceType::Watch as i32,
-                        app_name: String::new(),
+                        ..Default::default()
                     }),
                     series_type: series_type.into(),
                     unit: unit.into(),

@@ -167,6 +167,7 @@ fn source() -> SourceKey {
         device_model: "Demo Watch".into(),
         device_type: "watch".into(),
         app_name: String::new(),
+        ..SourceKey::default()
     }
 }
 

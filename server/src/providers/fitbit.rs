@@ -80,10 +80,11 @@ use serde::{Deserialize, Deserializer};
 use super::rest::{self, Samples, Walk};
 use super::{Defaults, Fetched, Http, OAuthApp, Provider, ProviderError, ProviderInfo, Tokens};
 use crate::config::Config;
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
     EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails, moving_within,
 };
+use crate::domain::health::intake::MAX_MANUFACTURER;
+use crate::domain::health::{RecordingMethod, SourceKey};
 
 mod exercise_types;
 
@@ -445,11 +446,26 @@ fn source(data_source: Option<&DataSource>) -> SourceKey {
     } else {
         ""
     };
+    // A device names its maker (a Pixel Watch is Google's); the account as a whole says nothing.
+    let manufacturer = device
+        .map(|d| {
+            text(&d.manufacturer)
+                .chars()
+                .take(MAX_MANUFACTURER)
+                .collect()
+        })
+        .unwrap_or_default();
     SourceKey {
         provider: INFO.key.into(),
         device_model: model,
         device_type: device_type.into(),
         app_name: String::new(),
+        recording_method: if device.is_some() {
+            RecordingMethod::Automatic
+        } else {
+            RecordingMethod::Unspecified
+        },
+        manufacturer,
     }
 }
 

@@ -45,10 +45,10 @@ use super::{
     WebhookOutcome, WebhookRequest,
 };
 use crate::config::Config;
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
     EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails,
 };
+use crate::domain::health::{RecordingMethod, SourceKey};
 
 const BACKFILL_DAYS: i64 = 30;
 /// Recent days are re-read on every sync: Oura finishes a day's documents after it ends.
@@ -166,6 +166,8 @@ fn source() -> SourceKey {
         device_model: "Oura Ring".into(),
         device_type: "ring".into(),
         app_name: String::new(),
+        manufacturer: "Oura".into(),
+        recording_method: RecordingMethod::Automatic,
     }
 }
 

@@ -225,6 +225,8 @@ fn workout(a: &Activity) -> Option<(SourceKey, NewEvent)> {
         device_model: a.device_name.clone().unwrap_or_default(),
         device_type: String::new(),
         app_name: "Strava".into(),
+        // The device name (`Garmin Forerunner 945`) does not say its maker apart.
+        ..SourceKey::default()
     };
     let end = start + a.elapsed_time * 1000;
     let event = NewEvent {

@@ -41,8 +41,8 @@ use super::{
     WebhookOutcome, WebhookRequest,
 };
 use crate::config::Config;
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{EventBody, NewEvent, WorkoutDetails};
+use crate::domain::health::{RecordingMethod, SourceKey};
 
 /// How far back a new connection's workouts are read.
 const BACKFILL_DAYS: i64 = 90;
@@ -288,6 +288,8 @@ fn workout(w: &Workout) -> Option<(SourceKey, NewEvent)> {
             .filter(|t| t.contains("WATCH"))
             .map_or(String::new(), |_| "watch".into()),
         app_name: "Suunto".into(),
+        manufacturer: "Suunto".into(),
+        recording_method: RecordingMethod::Automatic,
     };
     let event = NewEvent {
         start,

@@ -42,8 +42,8 @@ use super::{
     WebhookOutcome, WebhookRequest,
 };
 use crate::config::Config;
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{EventBody, NewEvent, SleepDetails, WorkoutDetails};
+use crate::domain::health::{RecordingMethod, SourceKey};
 
 const BACKFILL_DAYS: i64 = 30;
 /// Recent days are re-read on every sync: scores arrive after their records.
@@ -106,6 +106,8 @@ fn source() -> SourceKey {
         device_model: "WHOOP".into(),
         device_type: "band".into(),
         app_name: String::new(),
+        manufacturer: "WHOOP".into(),
+        recording_method: RecordingMethod::Automatic,
     }
 }
 

@@ -31,6 +31,13 @@ class DeviceType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DEVICE_TYPE_BIKE_COMPUTER: _ClassVar[DeviceType]
     DEVICE_TYPE_OTHER: _ClassVar[DeviceType]
 
+class RecordingMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORDING_METHOD_UNSPECIFIED: _ClassVar[RecordingMethod]
+    RECORDING_METHOD_AUTOMATICALLY_RECORDED: _ClassVar[RecordingMethod]
+    RECORDING_METHOD_ACTIVELY_RECORDED: _ClassVar[RecordingMethod]
+    RECORDING_METHOD_MANUAL_ENTRY: _ClassVar[RecordingMethod]
+
 class View(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     VIEW_UNSPECIFIED: _ClassVar[View]
@@ -51,6 +58,10 @@ DEVICE_TYPE_SCALE: DeviceType
 DEVICE_TYPE_CHEST_STRAP: DeviceType
 DEVICE_TYPE_BIKE_COMPUTER: DeviceType
 DEVICE_TYPE_OTHER: DeviceType
+RECORDING_METHOD_UNSPECIFIED: RecordingMethod
+RECORDING_METHOD_AUTOMATICALLY_RECORDED: RecordingMethod
+RECORDING_METHOD_ACTIVELY_RECORDED: RecordingMethod
+RECORDING_METHOD_MANUAL_ENTRY: RecordingMethod
 VIEW_UNSPECIFIED: View
 VIEW_RAW: View
 VIEW_MERGED: View
@@ -80,32 +91,40 @@ class WorkoutType(_message.Message):
     def __init__(self, name: _Optional[str] = ..., code: _Optional[str] = ...) -> None: ...
 
 class DataSource(_message.Message):
-    __slots__ = ("name", "provider", "device_model", "device_type", "app_name", "create_time")
+    __slots__ = ("name", "provider", "device_model", "device_type", "app_name", "create_time", "manufacturer", "recording_method")
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     DEVICE_MODEL_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TYPE_FIELD_NUMBER: _ClassVar[int]
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MANUFACTURER_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_METHOD_FIELD_NUMBER: _ClassVar[int]
     name: str
     provider: str
     device_model: str
     device_type: DeviceType
     app_name: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., provider: _Optional[str] = ..., device_model: _Optional[str] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., app_name: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    manufacturer: str
+    recording_method: RecordingMethod
+    def __init__(self, name: _Optional[str] = ..., provider: _Optional[str] = ..., device_model: _Optional[str] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., app_name: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., manufacturer: _Optional[str] = ..., recording_method: _Optional[_Union[RecordingMethod, str]] = ...) -> None: ...
 
 class SourceDescriptor(_message.Message):
-    __slots__ = ("provider", "device_model", "device_type", "app_name")
+    __slots__ = ("provider", "device_model", "device_type", "app_name", "manufacturer", "recording_method")
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     DEVICE_MODEL_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TYPE_FIELD_NUMBER: _ClassVar[int]
     APP_NAME_FIELD_NUMBER: _ClassVar[int]
+    MANUFACTURER_FIELD_NUMBER: _ClassVar[int]
+    RECORDING_METHOD_FIELD_NUMBER: _ClassVar[int]
     provider: str
     device_model: str
     device_type: DeviceType
     app_name: str
-    def __init__(self, provider: _Optional[str] = ..., device_model: _Optional[str] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., app_name: _Optional[str] = ...) -> None: ...
+    manufacturer: str
+    recording_method: RecordingMethod
+    def __init__(self, provider: _Optional[str] = ..., device_model: _Optional[str] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., app_name: _Optional[str] = ..., manufacturer: _Optional[str] = ..., recording_method: _Optional[_Union[RecordingMethod, str]] = ...) -> None: ...
 
 class SampleBatch(_message.Message):
     __slots__ = ("source", "series_type", "unit", "times", "values", "zone_offsets")

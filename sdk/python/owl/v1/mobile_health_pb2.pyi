@@ -17,13 +17,6 @@ class HealthPlatform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     HEALTH_PLATFORM_HEALTHKIT: _ClassVar[HealthPlatform]
     HEALTH_PLATFORM_HEALTH_CONNECT: _ClassVar[HealthPlatform]
 
-class RecordingMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    RECORDING_METHOD_UNSPECIFIED: _ClassVar[RecordingMethod]
-    RECORDING_METHOD_AUTOMATICALLY_RECORDED: _ClassVar[RecordingMethod]
-    RECORDING_METHOD_ACTIVELY_RECORDED: _ClassVar[RecordingMethod]
-    RECORDING_METHOD_MANUAL_ENTRY: _ClassVar[RecordingMethod]
-
 class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RECORD_KIND_UNSPECIFIED: _ClassVar[RecordKind]
@@ -43,10 +36,6 @@ class RejectReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 HEALTH_PLATFORM_UNSPECIFIED: HealthPlatform
 HEALTH_PLATFORM_HEALTHKIT: HealthPlatform
 HEALTH_PLATFORM_HEALTH_CONNECT: HealthPlatform
-RECORDING_METHOD_UNSPECIFIED: RecordingMethod
-RECORDING_METHOD_AUTOMATICALLY_RECORDED: RecordingMethod
-RECORDING_METHOD_ACTIVELY_RECORDED: RecordingMethod
-RECORDING_METHOD_MANUAL_ENTRY: RecordingMethod
 RECORD_KIND_UNSPECIFIED: RecordKind
 RECORD_KIND_SAMPLE: RecordKind
 RECORD_KIND_SLEEP_SEGMENT: RecordKind
@@ -88,8 +77,8 @@ class HealthSource(_message.Message):
     device_model: str
     device_manufacturer: str
     device_type: _health_pb2.DeviceType
-    recording_method: RecordingMethod
-    def __init__(self, app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., device_name: _Optional[str] = ..., device_model: _Optional[str] = ..., device_manufacturer: _Optional[str] = ..., device_type: _Optional[_Union[_health_pb2.DeviceType, str]] = ..., recording_method: _Optional[_Union[RecordingMethod, str]] = ...) -> None: ...
+    recording_method: _health_pb2.RecordingMethod
+    def __init__(self, app_id: _Optional[str] = ..., app_name: _Optional[str] = ..., device_name: _Optional[str] = ..., device_model: _Optional[str] = ..., device_manufacturer: _Optional[str] = ..., device_type: _Optional[_Union[_health_pb2.DeviceType, str]] = ..., recording_method: _Optional[_Union[_health_pb2.RecordingMethod, str]] = ...) -> None: ...
 
 class HealthSample(_message.Message):
     __slots__ = ("record_id", "type", "field", "unit", "value", "start_time", "end_time", "zone_offset", "source")

@@ -14,6 +14,9 @@ pub const MAX_SAMPLES_PER_MESSAGE: usize = 100_000;
 /// Violations reported at most; the rest are counted.
 const MAX_VIOLATIONS: usize = 100;
 const DAY_MS: i64 = 86_400_000;
+/// Longest manufacturer of a source (kept short so that the source identity index fits
+/// PostgreSQL's btree row limit).
+pub const MAX_MANUFACTURER: usize = 64;
 /// Offsets beyond ±18 h do not exist.
 const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
 /// A batch as a request carries it, before validation.
@@ -47,6 +50,12 @@ pub fn check_source(source: &SourceKey, field: &str, v: &mut Violations) {
         255,
     );
     v.text(&source.app_name, &format!("{field}.app_name"), false, 255);
+    v.text(
+        &source.manufacturer,
+        &format!("{field}.manufacturer"),
+        false,
+        MAX_MANUFACTURER,
+    );
 }
 
 /// Fills missing zone offsets: the user's IANA zone at each instant, else a fixed offset.

@@ -15,7 +15,8 @@ pub mod sleep;
 pub mod summaries;
 pub mod units;
 
-/// What identifies a data source within a user.
+/// What identifies a data source within a user: every field is part of the identity, so the
+/// same device's manual entries and measurements are two sources (and rank apart).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SourceKey {
     pub provider: String,
@@ -23,6 +24,45 @@ pub struct SourceKey {
     /// Lowercase device kind (`phone`, `watch` …) or empty when unknown.
     pub device_type: String,
     pub app_name: String,
+    /// Maker of the device (`Apple Inc.`, `Garmin`), empty when unknown.
+    pub manufacturer: String,
+    pub recording_method: RecordingMethod,
+}
+
+/// How data was recorded (Health Connect's recording methods; HealthKit's user-entered flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RecordingMethod {
+    /// The source did not say.
+    #[default]
+    Unspecified,
+    /// In the background by a device or app.
+    Automatic,
+    /// While the user tracked it (a started workout).
+    Active,
+    /// Typed in by the user.
+    Manual,
+}
+
+impl RecordingMethod {
+    /// The stored key: empty for unspecified.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingMethod::Unspecified => "",
+            RecordingMethod::Automatic => "automatically_recorded",
+            RecordingMethod::Active => "actively_recorded",
+            RecordingMethod::Manual => "manual_entry",
+        }
+    }
+
+    /// The method of a stored key; unknown keys are unspecified.
+    pub fn from_key(key: &str) -> Self {
+        match key {
+            "automatically_recorded" => RecordingMethod::Automatic,
+            "actively_recorded" => RecordingMethod::Active,
+            "manual_entry" => RecordingMethod::Manual,
+            _ => RecordingMethod::Unspecified,
+        }
+    }
 }
 
 /// The source id of merged results (no single source).
@@ -142,7 +182,7 @@ pub struct Priority {
 
 impl Priority {
     /// Ranks of `sources` (lower wins): listed providers first in their order, then device
-    /// types in theirs, then the oldest source.
+    /// types in theirs, then measured data before manual entries, then the oldest source.
     pub fn ranks(&self, sources: &[DataSource]) -> Vec<(i64, i32)> {
         let position =
             |list: &[String], key: &str| list.iter().position(|p| p == key).unwrap_or(list.len());
@@ -151,6 +191,7 @@ impl Priority {
             (
                 position(&self.providers, &s.key.provider),
                 position(&self.device_types, &s.key.device_type),
+                s.key.recording_method == RecordingMethod::Manual,
                 s.id,
             )
         });
@@ -187,4 +228,59 @@ pub struct SampleFilter {
     pub series_type_ids: Vec<i32>,
     pub start: Option<i64>,
     pub end: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(id: i64, device_type: &str, recording_method: RecordingMethod) -> DataSource {
+        DataSource {
+            id,
+            uid: Uuid::nil(),
+            user_id: Uuid::nil(),
+            key: SourceKey {
+                provider: "apple_health".into(),
+                device_type: device_type.into(),
+                recording_method,
+                ..SourceKey::default()
+            },
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn manual_entries_rank_after_measurements_of_the_same_device_type() {
+        let priority = Priority {
+            providers: vec!["apple_health".into()],
+            device_types: vec!["watch".into(), "phone".into()],
+        };
+        let sources = [
+            source(1, "watch", RecordingMethod::Manual),
+            source(2, "watch", RecordingMethod::Automatic),
+            source(3, "phone", RecordingMethod::Unspecified),
+            source(4, "watch", RecordingMethod::Unspecified),
+        ];
+        assert_eq!(
+            priority.ranks(&sources),
+            [(2, 0), (4, 1), (1, 2), (3, 3)],
+            "device type still comes first; within it, manual entries come last"
+        );
+    }
+
+    #[test]
+    fn recording_methods_round_trip_through_their_keys() {
+        for method in [
+            RecordingMethod::Unspecified,
+            RecordingMethod::Automatic,
+            RecordingMethod::Active,
+            RecordingMethod::Manual,
+        ] {
+            assert_eq!(RecordingMethod::from_key(method.as_str()), method);
+        }
+        assert_eq!(
+            RecordingMethod::from_key("typed"),
+            RecordingMethod::Unspecified
+        );
+    }
 }

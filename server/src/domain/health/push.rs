@@ -19,7 +19,7 @@ use super::intake::{OffsetRule, check_source, offset_ok, time_problem, value_pro
 use super::samples::Samples;
 use super::sleep::{Sleep, SleepPhase};
 use super::units::{ToCanonical, to_canonical};
-use super::{Sample, SeriesBatch, SourceKey, health_connect, healthkit};
+use super::{RecordingMethod, Sample, SeriesBatch, SourceKey, health_connect, healthkit};
 use crate::domain::Context;
 use crate::domain::auth::Caller;
 use crate::domain::error::{Error, Result};
@@ -30,6 +30,9 @@ use crate::domain::validate::Violations;
 pub const MAX_SAMPLES: usize = 100_000;
 pub const MAX_SEGMENTS: usize = 10_000;
 pub const MAX_WORKOUTS: usize = 1_000;
+/// Why a record's source was refused (`intake::check_source`'s limits).
+const BAD_SOURCE: &str = "app and device fields must be at most 255 characters and the \
+                          manufacturer at most 64, without control characters";
 /// Longest record id.
 const MAX_RECORD_ID: usize = 128;
 const DAY_MS: i64 = 86_400_000;
@@ -61,23 +64,18 @@ pub struct PushSource {
     pub device_manufacturer: String,
     /// owl's device type key (`watch` …), empty when unknown.
     pub device_type: String,
+    pub recording_method: RecordingMethod,
 }
 
 impl PushSource {
-    /// The data source: the platform's provider, "{manufacturer} {model}" (or the device name),
-    /// the device type and the app's name (or id). Recording method and device name beside a
-    /// model are not part of a source's identity.
+    /// The data source: the platform's provider, the device model (or the device name), the
+    /// device type, the app's name (or id), the manufacturer and the recording method. The
+    /// device name beside a model is not part of a source's identity.
     pub fn key(&self, platform: Platform) -> SourceKey {
-        let model = if self.device_model.is_empty() {
+        let model = if self.device_model.trim().is_empty() {
             self.device_name.trim()
         } else {
             self.device_model.trim()
-        };
-        let maker = self.device_manufacturer.trim();
-        let device_model = if maker.is_empty() || model.is_empty() || model.starts_with(maker) {
-            model.to_owned()
-        } else {
-            format!("{maker} {model}")
         };
         let app = if self.app_name.trim().is_empty() {
             &self.app_id
@@ -86,9 +84,11 @@ impl PushSource {
         };
         SourceKey {
             provider: platform.provider().to_owned(),
-            device_model,
+            device_model: model.to_owned(),
             device_type: self.device_type.clone(),
             app_name: app.trim().to_owned(),
+            manufacturer: self.device_manufacturer.trim().to_owned(),
+            recording_method: self.recording_method,
         }
     }
 }
@@ -430,12 +430,7 @@ fn check(
             None => offsets.at(start),
         };
         let Some(source) = source_of(s.source, &default_source) else {
-            reject(
-                rejected,
-                "source",
-                RejectReason::InvalidSource,
-                "app and device fields must be at most 255 characters",
-            );
+            reject(rejected, "source", RejectReason::InvalidSource, BAD_SOURCE);
             continue;
         };
         out.series
@@ -494,12 +489,7 @@ fn check(
             continue;
         }
         let Some(source) = source_of(w.source, &default_source) else {
-            reject(
-                rejected,
-                "source",
-                RejectReason::InvalidSource,
-                "app and device fields must be at most 255 characters",
-            );
+            reject(rejected, "source", RejectReason::InvalidSource, BAD_SOURCE);
             continue;
         };
         out.workouts.entry(source).or_default().push(event);
@@ -549,12 +539,7 @@ fn check(
             continue;
         }
         let Some(source) = source_of(g.source, &default_source) else {
-            reject(
-                rejected,
-                "source",
-                RejectReason::InvalidSource,
-                "app and device fields must be at most 255 characters",
-            );
+            reject(rejected, "source", RejectReason::InvalidSource, BAD_SOURCE);
             continue;
         };
         out.phases.entry(source).or_default().push(SleepPhase {

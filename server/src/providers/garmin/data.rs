@@ -19,10 +19,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
     EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails, moving_within,
 };
+use crate::domain::health::{RecordingMethod, SourceKey};
 use crate::providers::Fetched;
 use crate::providers::rest::Samples;
 
@@ -41,6 +41,8 @@ fn source(device: Option<&str>) -> SourceKey {
             .to_owned(),
         device_type: "watch".into(),
         app_name: String::new(),
+        manufacturer: "Garmin".into(),
+        recording_method: RecordingMethod::Automatic,
     }
 }
 

@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::INFO;
 use super::sports::workout_type;
-use crate::domain::health::SourceKey;
 use crate::domain::health::events::{
     EventBody, NewEvent, SleepDetails, StageInterval, WorkoutDetails,
 };
 use crate::domain::health::intake::RawBatch;
+use crate::domain::health::{RecordingMethod, SourceKey};
 use crate::providers::rest::iso_duration_ms;
 
 /// An exercise of `GET /v3/exercises`: start as local time with its offset in minutes.
@@ -167,6 +167,8 @@ pub(super) fn source(device_model: &str, device_type: &str) -> SourceKey {
         device_model: device_model.into(),
         device_type: device_type.into(),
         app_name: "Polar Flow".into(),
+        manufacturer: "Polar".into(),
+        recording_method: RecordingMethod::Automatic,
     }
 }
 

@@ -15,6 +15,9 @@ pub struct Model {
     pub device_type: String,
     pub app_name: String,
     pub created_at: DateTimeUtc,
+    pub manufacturer: String,
+    /// `automatically_recorded`, `actively_recorded`, `manual_entry`, or empty.
+    pub recording_method: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

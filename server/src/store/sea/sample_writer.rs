@@ -35,10 +35,13 @@ pub(super) async fn ensure_source(
             key.device_model.clone().into(),
             key.device_type.clone().into(),
             key.app_name.clone().into(),
+            key.manufacturer.clone().into(),
+            key.recording_method.as_str().into(),
         ]
     };
-    let insert = "INSERT INTO data_source (uid, user_id, provider, device_model, device_type, app_name, created_at) \
-                  VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
+    let insert = "INSERT INTO data_source (uid, user_id, provider, device_model, device_type, app_name, \
+                  manufacturer, recording_method, created_at) \
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
     let mut values = vec![Value::from(Uuid::now_v7())];
     values.extend(identity());
     values.push(Utc::now().into());
@@ -46,7 +49,7 @@ pub(super) async fn ensure_source(
         .await
         .map_err(internal)?;
     let select = "SELECT id FROM data_source WHERE user_id = ? AND provider = ? AND device_model = ? \
-                  AND device_type = ? AND app_name = ?";
+                  AND device_type = ? AND app_name = ? AND manufacturer = ? AND recording_method = ?";
     match conn
         .query_one_raw(stmt(backend, select, identity()))
         .await

@@ -13,8 +13,8 @@ use super::sample_writer::SeaSampleWriter;
 use super::{SeaStore, internal};
 use crate::domain::error::Result;
 use crate::domain::health::{
-    AggregateQuery, BucketRow, DataSource, Priority, SampleFilter, SampleQuery, SampleRun,
-    SourceKey,
+    AggregateQuery, BucketRow, DataSource, Priority, RecordingMethod, SampleFilter, SampleQuery,
+    SampleRun, SourceKey,
 };
 use crate::domain::page::PageRequest;
 use crate::store::{HealthStore, SampleWriter};
@@ -89,7 +89,8 @@ impl HealthStore for SeaStore {
         let backend = self.db.get_database_backend();
         let mut values: Vec<Value> = vec![user_id.into()];
         let mut sql = String::from(
-            "SELECT id, uid, provider, device_model, device_type, app_name, created_at FROM data_source WHERE user_id = ?",
+            "SELECT id, uid, provider, device_model, device_type, app_name, created_at, manufacturer, \
+             recording_method FROM data_source WHERE user_id = ?",
         );
         if let Some(after) = page.after {
             sql.push_str(" AND uid > ?");
@@ -113,6 +114,8 @@ impl HealthStore for SeaStore {
                         device_model: get(row, 3)?,
                         device_type: get(row, 4)?,
                         app_name: get(row, 5)?,
+                        manufacturer: get(row, 7)?,
+                        recording_method: RecordingMethod::from_key(&get::<String>(row, 8)?),
                     },
                     created_at: get(row, 6)?,
                 })

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file owl/v1/health.proto.
  */
 export const file_owl_v1_health: GenFile = /*@__PURE__*/
-  fileDesc("ChNvd2wvdjEvaGVhbHRoLnByb3RvEgZvd2wudjEigQEKClNlcmllc1R5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJEgoKAmlkGAMgASgFEgwKBHVuaXQYBCABKAkSLgoRZGFpbHlfYWdncmVnYXRpb24YBSABKA4yEy5vd2wudjEuQWdncmVnYXRpb24SDQoFbG9pbmMYBiABKAkiKQoLV29ya291dFR5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJIq4BCgpEYXRhU291cmNlEgwKBG5hbWUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSFAoMZGV2aWNlX21vZGVsGAMgASgJEicKC2RldmljZV90eXBlGAQgASgOMhIub3dsLnYxLkRldmljZVR5cGUSEAoIYXBwX25hbWUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInUKEFNvdXJjZURlc2NyaXB0b3ISEAoIcHJvdmlkZXIYASABKAkSFAoMZGV2aWNlX21vZGVsGAIgASgJEicKC2RldmljZV90eXBlGAMgASgOMhIub3dsLnYxLkRldmljZVR5cGUSEAoIYXBwX25hbWUYBCABKAkijwEKC1NhbXBsZUJhdGNoEigKBnNvdXJjZRgBIAEoCzIYLm93bC52MS5Tb3VyY2VEZXNjcmlwdG9yEhMKC3Nlcmllc190eXBlGAIgASgJEgwKBHVuaXQYAyABKAkSDQoFdGltZXMYBCADKAMSDgoGdmFsdWVzGAUgAygBEhQKDHpvbmVfb2Zmc2V0cxgGIAMoBSJ7CgxTYW1wbGVTZXJpZXMSEwoLc2VyaWVzX3R5cGUYASABKAkSEwoLZGF0YV9zb3VyY2UYAiABKAkSDAoEdW5pdBgDIAEoCRINCgV0aW1lcxgEIAMoAxIOCgZ2YWx1ZXMYBSADKAESFAoMem9uZV9vZmZzZXRzGAYgAygFIkAKCldyaXRlU3RhdHMSEAoIaW5zZXJ0ZWQYASABKAMSDwoHdXBkYXRlZBgCIAEoAxIPCgdza2lwcGVkGAMgASgDImkKCVRpbWVSYW5nZRIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoOU291cmNlUHJpb3JpdHkSDAoEbmFtZRgBIAEoCRIRCglwcm92aWRlcnMYAiADKAkSKAoMZGV2aWNlX3R5cGVzGAMgAygOMhIub3dsLnYxLkRldmljZVR5cGUSGgoSZGVwbG95bWVudF9kZWZhdWx0GAQgASgIKpQBCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhMKD0FHR1JFR0FUSU9OX0FWRxACEhMKD0FHR1JFR0FUSU9OX01JThADEhMKD0FHR1JFR0FUSU9OX01BWBAEEhQKEEFHR1JFR0FUSU9OX0xBU1QQBSrtAQoKRGV2aWNlVHlwZRIbChdERVZJQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEURFVklDRV9UWVBFX1BIT05FEAESFQoRREVWSUNFX1RZUEVfV0FUQ0gQAhIUChBERVZJQ0VfVFlQRV9SSU5HEAMSFAoQREVWSUNFX1RZUEVfQkFORBAEEhUKEURFVklDRV9UWVBFX1NDQUxFEAUSGwoXREVWSUNFX1RZUEVfQ0hFU1RfU1RSQVAQBhIdChlERVZJQ0VfVFlQRV9CSUtFX0NPTVBVVEVSEAcSFQoRREVWSUNFX1RZUEVfT1RIRVIQCCo7CgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABIMCghWSUVXX1JBVxABEg8KC1ZJRVdfTUVSR0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChNvd2wvdjEvaGVhbHRoLnByb3RvEgZvd2wudjEigQEKClNlcmllc1R5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJEgoKAmlkGAMgASgFEgwKBHVuaXQYBCABKAkSLgoRZGFpbHlfYWdncmVnYXRpb24YBSABKA4yEy5vd2wudjEuQWdncmVnYXRpb24SDQoFbG9pbmMYBiABKAkiKQoLV29ya291dFR5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJIvcBCgpEYXRhU291cmNlEgwKBG5hbWUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSFAoMZGV2aWNlX21vZGVsGAMgASgJEicKC2RldmljZV90eXBlGAQgASgOMhIub3dsLnYxLkRldmljZVR5cGUSEAoIYXBwX25hbWUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG1hbnVmYWN0dXJlchgHIAEoCRIxChByZWNvcmRpbmdfbWV0aG9kGAggASgOMhcub3dsLnYxLlJlY29yZGluZ01ldGhvZCK+AQoQU291cmNlRGVzY3JpcHRvchIQCghwcm92aWRlchgBIAEoCRIUCgxkZXZpY2VfbW9kZWwYAiABKAkSJwoLZGV2aWNlX3R5cGUYAyABKA4yEi5vd2wudjEuRGV2aWNlVHlwZRIQCghhcHBfbmFtZRgEIAEoCRIUCgxtYW51ZmFjdHVyZXIYBSABKAkSMQoQcmVjb3JkaW5nX21ldGhvZBgGIAEoDjIXLm93bC52MS5SZWNvcmRpbmdNZXRob2QijwEKC1NhbXBsZUJhdGNoEigKBnNvdXJjZRgBIAEoCzIYLm93bC52MS5Tb3VyY2VEZXNjcmlwdG9yEhMKC3Nlcmllc190eXBlGAIgASgJEgwKBHVuaXQYAyABKAkSDQoFdGltZXMYBCADKAMSDgoGdmFsdWVzGAUgAygBEhQKDHpvbmVfb2Zmc2V0cxgGIAMoBSJ7CgxTYW1wbGVTZXJpZXMSEwoLc2VyaWVzX3R5cGUYASABKAkSEwoLZGF0YV9zb3VyY2UYAiABKAkSDAoEdW5pdBgDIAEoCRINCgV0aW1lcxgEIAMoAxIOCgZ2YWx1ZXMYBSADKAESFAoMem9uZV9vZmZzZXRzGAYgAygFIkAKCldyaXRlU3RhdHMSEAoIaW5zZXJ0ZWQYASABKAMSDwoHdXBkYXRlZBgCIAEoAxIPCgdza2lwcGVkGAMgASgDImkKCVRpbWVSYW5nZRIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoOU291cmNlUHJpb3JpdHkSDAoEbmFtZRgBIAEoCRIRCglwcm92aWRlcnMYAiADKAkSKAoMZGV2aWNlX3R5cGVzGAMgAygOMhIub3dsLnYxLkRldmljZVR5cGUSGgoSZGVwbG95bWVudF9kZWZhdWx0GAQgASgIKpQBCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhMKD0FHR1JFR0FUSU9OX0FWRxACEhMKD0FHR1JFR0FUSU9OX01JThADEhMKD0FHR1JFR0FUSU9OX01BWBAEEhQKEEFHR1JFR0FUSU9OX0xBU1QQBSrtAQoKRGV2aWNlVHlwZRIbChdERVZJQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEURFVklDRV9UWVBFX1BIT05FEAESFQoRREVWSUNFX1RZUEVfV0FUQ0gQAhIUChBERVZJQ0VfVFlQRV9SSU5HEAMSFAoQREVWSUNFX1RZUEVfQkFORBAEEhUKEURFVklDRV9UWVBFX1NDQUxFEAUSGwoXREVWSUNFX1RZUEVfQ0hFU1RfU1RSQVAQBhIdChlERVZJQ0VfVFlQRV9CSUtFX0NPTVBVVEVSEAcSFQoRREVWSUNFX1RZUEVfT1RIRVIQCCqrAQoPUmVjb3JkaW5nTWV0aG9kEiAKHFJFQ09SRElOR19NRVRIT0RfVU5TUEVDSUZJRUQQABIrCidSRUNPUkRJTkdfTUVUSE9EX0FVVE9NQVRJQ0FMTFlfUkVDT1JERUQQARImCiJSRUNPUkRJTkdfTUVUSE9EX0FDVElWRUxZX1JFQ09SREVEEAISIQodUkVDT1JESU5HX01FVEhPRF9NQU5VQUxfRU5UUlkQAyo7CgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABIMCghWSUVXX1JBVxABEg8KC1ZJRVdfTUVSR0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A kind of measurement stored as a time series, such as heart rate or steps.
@@ -99,7 +99,9 @@ export const WorkoutTypeSchema: GenMessage<WorkoutType> = /*@__PURE__*/
   messageDesc(file_owl_v1_health, 1);
 
 /**
- * Where samples and events come from: a provider, a device and an app.
+ * Where samples and events come from: a provider, a device, an app and how the data was
+ * recorded. Provider, device model, device type, app name, manufacturer and recording
+ * method together identify a source: data differing in any of them is a separate source.
  *
  * @generated from message owl.v1.DataSource
  */
@@ -145,6 +147,21 @@ export type DataSource = Message<"owl.v1.DataSource"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Maker of the device, such as "Apple Inc.", "Garmin", "Google"; empty when unknown.
+   *
+   * @generated from field: string manufacturer = 7;
+   */
+  manufacturer: string;
+
+  /**
+   * How the data was recorded; unspecified when the source did not say. Manual entries
+   * are a source of their own, apart from the same device's measurements.
+   *
+   * @generated from field: owl.v1.RecordingMethod recording_method = 8;
+   */
+  recordingMethod: RecordingMethod;
 };
 
 /**
@@ -187,6 +204,21 @@ export type SourceDescriptor = Message<"owl.v1.SourceDescriptor"> & {
    * @generated from field: string app_name = 4;
    */
   appName: string;
+
+  /**
+   * Maker of the device, such as "Garmin", at most 255 characters.
+   *
+   * @generated from field: string manufacturer = 5;
+   */
+  manufacturer: string;
+
+  /**
+   * How the data was recorded, such as RECORDING_METHOD_MANUAL_ENTRY for values the user
+   * typed in.
+   *
+   * @generated from field: owl.v1.RecordingMethod recording_method = 6;
+   */
+  recordingMethod: RecordingMethod;
 };
 
 /**
@@ -549,6 +581,48 @@ export const DeviceTypeSchema: GenEnum<DeviceType> = /*@__PURE__*/
   enumDesc(file_owl_v1_health, 1);
 
 /**
+ * How a record was made.
+ *
+ * @generated from enum owl.v1.RecordingMethod
+ */
+export enum RecordingMethod {
+  /**
+   * Unknown.
+   *
+   * @generated from enum value: RECORDING_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Recorded in the background by a device or app; owl also gives this to the data of
+   * wearable providers (Garmin, Polar, Suunto, WHOOP, Oura, Fitbit).
+   *
+   * @generated from enum value: RECORDING_METHOD_AUTOMATICALLY_RECORDED = 1;
+   */
+  AUTOMATICALLY_RECORDED = 1,
+
+  /**
+   * Recorded while the user actively tracked it (a started workout).
+   *
+   * @generated from enum value: RECORDING_METHOD_ACTIVELY_RECORDED = 2;
+   */
+  ACTIVELY_RECORDED = 2,
+
+  /**
+   * Typed in by the user.
+   *
+   * @generated from enum value: RECORDING_METHOD_MANUAL_ENTRY = 3;
+   */
+  MANUAL_ENTRY = 3,
+}
+
+/**
+ * Describes the enum owl.v1.RecordingMethod.
+ */
+export const RecordingMethodSchema: GenEnum<RecordingMethod> = /*@__PURE__*/
+  enumDesc(file_owl_v1_health, 2);
+
+/**
  * Which samples or events a query sees.
  *
  * @generated from enum owl.v1.View
@@ -582,5 +656,5 @@ export enum View {
  * Describes the enum owl.v1.View.
  */
 export const ViewSchema: GenEnum<View> = /*@__PURE__*/
-  enumDesc(file_owl_v1_health, 2);
+  enumDesc(file_owl_v1_health, 3);
 

@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { DeviceType } from "./health_pb.js";
+import type { DeviceType, RecordingMethod } from "./health_pb.js";
 import { file_owl_v1_health } from "./health_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file owl/v1/mobile_health.proto.
  */
 export const file_owl_v1_mobile_health: GenFile = /*@__PURE__*/
-  fileDesc("Chpvd2wvdjEvbW9iaWxlX2hlYWx0aC5wcm90bxIGb3dsLnYxItsBCgtIZWFsdGhCYXRjaBIoCghwbGF0Zm9ybRgBIAEoDjIWLm93bC52MS5IZWFsdGhQbGF0Zm9ybRIkCgZzb3VyY2UYAiABKAsyFC5vd2wudjEuSGVhbHRoU291cmNlEiUKB3NhbXBsZXMYAyADKAsyFC5vd2wudjEuSGVhbHRoU2FtcGxlEiwKDnNsZWVwX3NlZ21lbnRzGAQgAygLMhQub3dsLnYxLlNsZWVwU2VnbWVudBInCgh3b3Jrb3V0cxgFIAMoCzIVLm93bC52MS5IZWFsdGhXb3Jrb3V0ItQBCgxIZWFsdGhTb3VyY2USDgoGYXBwX2lkGAEgASgJEhAKCGFwcF9uYW1lGAIgASgJEhMKC2RldmljZV9uYW1lGAMgASgJEhQKDGRldmljZV9tb2RlbBgEIAEoCRIbChNkZXZpY2VfbWFudWZhY3R1cmVyGAUgASgJEicKC2RldmljZV90eXBlGAYgASgOMhIub3dsLnYxLkRldmljZVR5cGUSMQoQcmVjb3JkaW5nX21ldGhvZBgHIAEoDjIXLm93bC52MS5SZWNvcmRpbmdNZXRob2QiiQIKDEhlYWx0aFNhbXBsZRIRCglyZWNvcmRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRINCgVmaWVsZBgDIAEoCRIMCgR1bml0GAQgASgJEg0KBXZhbHVlGAUgASgBEi4KCnN0YXJ0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgIIAEoBUgAiAEBEiQKBnNvdXJjZRgJIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2VCDgoMX3pvbmVfb2Zmc2V0It4BCgxTbGVlcFNlZ21lbnQSEQoJcmVjb3JkX2lkGAEgASgJEg0KBXN0YWdlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgFIAEoBUgAiAEBEiQKBnNvdXJjZRgGIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2VCDgoMX3pvbmVfb2Zmc2V0Ir0ECg1IZWFsdGhXb3Jrb3V0EhEKCXJlY29yZF9pZBgBIAEoCRIVCg1hY3Rpdml0eV90eXBlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgFIAEoBUgAiAEBEiQKBnNvdXJjZRgGIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2USHAoPZGlzdGFuY2VfbWV0ZXJzGAcgASgBSAGIAQESHwoSYWN0aXZlX2VuZXJneV9rY2FsGAggASgBSAKIAQESEgoFc3RlcHMYCSABKANIA4gBARIbCg5oZWFydF9yYXRlX2F2ZxgKIAEoAUgEiAEBEhsKDmhlYXJ0X3JhdGVfbWF4GAsgASgBSAWIAQESIgoVZWxldmF0aW9uX2dhaW5fbWV0ZXJzGAwgASgBSAaIAQESGwoObW92aW5nX3NlY29uZHMYDSABKANIB4gBAUIOCgxfem9uZV9vZmZzZXRCEgoQX2Rpc3RhbmNlX21ldGVyc0IVChNfYWN0aXZlX2VuZXJneV9rY2FsQggKBl9zdGVwc0IRCg9faGVhcnRfcmF0ZV9hdmdCEQoPX2hlYXJ0X3JhdGVfbWF4QhgKFl9lbGV2YXRpb25fZ2Fpbl9tZXRlcnNCEQoPX21vdmluZ19zZWNvbmRzIoIBChFIZWFsdGhCYXRjaFJlc3VsdBIQCghhY2NlcHRlZBgBIAEoAxISCgpkdXBsaWNhdGVzGAIgASgDEigKCHJlamVjdGVkGAMgAygLMhYub3dsLnYxLlJlamVjdGVkUmVjb3JkEh0KFXNsZWVwX3Nlc3Npb25zX2Nsb3NlZBgEIAEoAyKeAQoOUmVqZWN0ZWRSZWNvcmQSIAoEa2luZBgBIAEoDjISLm93bC52MS5SZWNvcmRLaW5kEg0KBWluZGV4GAIgASgFEhEKCXJlY29yZF9pZBgDIAEoCRINCgVmaWVsZBgEIAEoCRIkCgZyZWFzb24YBSABKA4yFC5vd2wudjEuUmVqZWN0UmVhc29uEhMKC2Rlc2NyaXB0aW9uGAYgASgJKnQKDkhlYWx0aFBsYXRmb3JtEh8KG0hFQUxUSF9QTEFURk9STV9VTlNQRUNJRklFRBAAEh0KGUhFQUxUSF9QTEFURk9STV9IRUFMVEhLSVQQARIiCh5IRUFMVEhfUExBVEZPUk1fSEVBTFRIX0NPTk5FQ1QQAiqrAQoPUmVjb3JkaW5nTWV0aG9kEiAKHFJFQ09SRElOR19NRVRIT0RfVU5TUEVDSUZJRUQQABIrCidSRUNPUkRJTkdfTUVUSE9EX0FVVE9NQVRJQ0FMTFlfUkVDT1JERUQQARImCiJSRUNPUkRJTkdfTUVUSE9EX0FDVElWRUxZX1JFQ09SREVEEAISIQodUkVDT1JESU5HX01FVEhPRF9NQU5VQUxfRU5UUlkQAyp5CgpSZWNvcmRLaW5kEhsKF1JFQ09SRF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSUkVDT1JEX0tJTkRfU0FNUExFEAESHQoZUkVDT1JEX0tJTkRfU0xFRVBfU0VHTUVOVBACEhcKE1JFQ09SRF9LSU5EX1dPUktPVVQQAyr3AQoMUmVqZWN0UmVhc29uEh0KGVJFSkVDVF9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpSRUpFQ1RfUkVBU09OX1VOS05PV05fVFlQRRABEh4KGlJFSkVDVF9SRUFTT05fVU5LTk9XTl9VTklUEAISHwobUkVKRUNUX1JFQVNPTl9JTlZBTElEX1ZBTFVFEAMSHgoaUkVKRUNUX1JFQVNPTl9JTlZBTElEX1RJTUUQBBIgChxSRUpFQ1RfUkVBU09OX0lOVkFMSURfU09VUkNFEAUSJQohUkVKRUNUX1JFQVNPTl9JTlZBTElEX1pPTkVfT0ZGU0VUEAZiBnByb3RvMw", [file_google_protobuf_timestamp, file_owl_v1_health]);
+  fileDesc("Chpvd2wvdjEvbW9iaWxlX2hlYWx0aC5wcm90bxIGb3dsLnYxItsBCgtIZWFsdGhCYXRjaBIoCghwbGF0Zm9ybRgBIAEoDjIWLm93bC52MS5IZWFsdGhQbGF0Zm9ybRIkCgZzb3VyY2UYAiABKAsyFC5vd2wudjEuSGVhbHRoU291cmNlEiUKB3NhbXBsZXMYAyADKAsyFC5vd2wudjEuSGVhbHRoU2FtcGxlEiwKDnNsZWVwX3NlZ21lbnRzGAQgAygLMhQub3dsLnYxLlNsZWVwU2VnbWVudBInCgh3b3Jrb3V0cxgFIAMoCzIVLm93bC52MS5IZWFsdGhXb3Jrb3V0ItQBCgxIZWFsdGhTb3VyY2USDgoGYXBwX2lkGAEgASgJEhAKCGFwcF9uYW1lGAIgASgJEhMKC2RldmljZV9uYW1lGAMgASgJEhQKDGRldmljZV9tb2RlbBgEIAEoCRIbChNkZXZpY2VfbWFudWZhY3R1cmVyGAUgASgJEicKC2RldmljZV90eXBlGAYgASgOMhIub3dsLnYxLkRldmljZVR5cGUSMQoQcmVjb3JkaW5nX21ldGhvZBgHIAEoDjIXLm93bC52MS5SZWNvcmRpbmdNZXRob2QiiQIKDEhlYWx0aFNhbXBsZRIRCglyZWNvcmRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRINCgVmaWVsZBgDIAEoCRIMCgR1bml0GAQgASgJEg0KBXZhbHVlGAUgASgBEi4KCnN0YXJ0X3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgIIAEoBUgAiAEBEiQKBnNvdXJjZRgJIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2VCDgoMX3pvbmVfb2Zmc2V0It4BCgxTbGVlcFNlZ21lbnQSEQoJcmVjb3JkX2lkGAEgASgJEg0KBXN0YWdlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgFIAEoBUgAiAEBEiQKBnNvdXJjZRgGIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2VCDgoMX3pvbmVfb2Zmc2V0Ir0ECg1IZWFsdGhXb3Jrb3V0EhEKCXJlY29yZF9pZBgBIAEoCRIVCg1hY3Rpdml0eV90eXBlGAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIYCgt6b25lX29mZnNldBgFIAEoBUgAiAEBEiQKBnNvdXJjZRgGIAEoCzIULm93bC52MS5IZWFsdGhTb3VyY2USHAoPZGlzdGFuY2VfbWV0ZXJzGAcgASgBSAGIAQESHwoSYWN0aXZlX2VuZXJneV9rY2FsGAggASgBSAKIAQESEgoFc3RlcHMYCSABKANIA4gBARIbCg5oZWFydF9yYXRlX2F2ZxgKIAEoAUgEiAEBEhsKDmhlYXJ0X3JhdGVfbWF4GAsgASgBSAWIAQESIgoVZWxldmF0aW9uX2dhaW5fbWV0ZXJzGAwgASgBSAaIAQESGwoObW92aW5nX3NlY29uZHMYDSABKANIB4gBAUIOCgxfem9uZV9vZmZzZXRCEgoQX2Rpc3RhbmNlX21ldGVyc0IVChNfYWN0aXZlX2VuZXJneV9rY2FsQggKBl9zdGVwc0IRCg9faGVhcnRfcmF0ZV9hdmdCEQoPX2hlYXJ0X3JhdGVfbWF4QhgKFl9lbGV2YXRpb25fZ2Fpbl9tZXRlcnNCEQoPX21vdmluZ19zZWNvbmRzIoIBChFIZWFsdGhCYXRjaFJlc3VsdBIQCghhY2NlcHRlZBgBIAEoAxISCgpkdXBsaWNhdGVzGAIgASgDEigKCHJlamVjdGVkGAMgAygLMhYub3dsLnYxLlJlamVjdGVkUmVjb3JkEh0KFXNsZWVwX3Nlc3Npb25zX2Nsb3NlZBgEIAEoAyKeAQoOUmVqZWN0ZWRSZWNvcmQSIAoEa2luZBgBIAEoDjISLm93bC52MS5SZWNvcmRLaW5kEg0KBWluZGV4GAIgASgFEhEKCXJlY29yZF9pZBgDIAEoCRINCgVmaWVsZBgEIAEoCRIkCgZyZWFzb24YBSABKA4yFC5vd2wudjEuUmVqZWN0UmVhc29uEhMKC2Rlc2NyaXB0aW9uGAYgASgJKnQKDkhlYWx0aFBsYXRmb3JtEh8KG0hFQUxUSF9QTEFURk9STV9VTlNQRUNJRklFRBAAEh0KGUhFQUxUSF9QTEFURk9STV9IRUFMVEhLSVQQARIiCh5IRUFMVEhfUExBVEZPUk1fSEVBTFRIX0NPTk5FQ1QQAip5CgpSZWNvcmRLaW5kEhsKF1JFQ09SRF9LSU5EX1VOU1BFQ0lGSUVEEAASFgoSUkVDT1JEX0tJTkRfU0FNUExFEAESHQoZUkVDT1JEX0tJTkRfU0xFRVBfU0VHTUVOVBACEhcKE1JFQ09SRF9LSU5EX1dPUktPVVQQAyr3AQoMUmVqZWN0UmVhc29uEh0KGVJFSkVDVF9SRUFTT05fVU5TUEVDSUZJRUQQABIeChpSRUpFQ1RfUkVBU09OX1VOS05PV05fVFlQRRABEh4KGlJFSkVDVF9SRUFTT05fVU5LTk9XTl9VTklUEAISHwobUkVKRUNUX1JFQVNPTl9JTlZBTElEX1ZBTFVFEAMSHgoaUkVKRUNUX1JFQVNPTl9JTlZBTElEX1RJTUUQBBIgChxSRUpFQ1RfUkVBU09OX0lOVkFMSURfU09VUkNFEAUSJQohUkVKRUNUX1JFQVNPTl9JTlZBTElEX1pPTkVfT0ZGU0VUEAZiBnByb3RvMw", [file_google_protobuf_timestamp, file_owl_v1_health]);
 
 /**
  * A batch of records read on a phone from Apple HealthKit or Android Health Connect.
@@ -109,7 +109,8 @@ export type HealthSource = Message<"owl.v1.HealthSource"> & {
 
   /**
    * Maker of the device, such as "Apple" or "Google" (HKDevice.manufacturer,
-   * Device.manufacturer), at most 255 characters.
+   * Device.manufacturer), at most 255 characters; stored as the data source's
+   * manufacturer.
    *
    * @generated from field: string device_manufacturer = 5;
    */
@@ -124,7 +125,8 @@ export type HealthSource = Message<"owl.v1.HealthSource"> & {
 
   /**
    * How the record was made (Health Connect's metadata.recordingMethod; HealthKit:
-   * HKMetadataKeyWasUserEntered means manual entry).
+   * HKMetadataKeyWasUserEntered means manual entry). Stored as the data source's
+   * recording_method, so manual entries are a source of their own.
    *
    * @generated from field: owl.v1.RecordingMethod recording_method = 7;
    */
@@ -529,47 +531,6 @@ export const HealthPlatformSchema: GenEnum<HealthPlatform> = /*@__PURE__*/
   enumDesc(file_owl_v1_mobile_health, 0);
 
 /**
- * How a record was made.
- *
- * @generated from enum owl.v1.RecordingMethod
- */
-export enum RecordingMethod {
-  /**
-   * Unknown.
-   *
-   * @generated from enum value: RECORDING_METHOD_UNSPECIFIED = 0;
-   */
-  UNSPECIFIED = 0,
-
-  /**
-   * Recorded in the background by a device or app.
-   *
-   * @generated from enum value: RECORDING_METHOD_AUTOMATICALLY_RECORDED = 1;
-   */
-  AUTOMATICALLY_RECORDED = 1,
-
-  /**
-   * Recorded while the user actively tracked it (a started workout).
-   *
-   * @generated from enum value: RECORDING_METHOD_ACTIVELY_RECORDED = 2;
-   */
-  ACTIVELY_RECORDED = 2,
-
-  /**
-   * Typed in by the user.
-   *
-   * @generated from enum value: RECORDING_METHOD_MANUAL_ENTRY = 3;
-   */
-  MANUAL_ENTRY = 3,
-}
-
-/**
- * Describes the enum owl.v1.RecordingMethod.
- */
-export const RecordingMethodSchema: GenEnum<RecordingMethod> = /*@__PURE__*/
-  enumDesc(file_owl_v1_mobile_health, 1);
-
-/**
  * The lists of a batch.
  *
  * @generated from enum owl.v1.RecordKind
@@ -608,7 +569,7 @@ export enum RecordKind {
  * Describes the enum owl.v1.RecordKind.
  */
 export const RecordKindSchema: GenEnum<RecordKind> = /*@__PURE__*/
-  enumDesc(file_owl_v1_mobile_health, 2);
+  enumDesc(file_owl_v1_mobile_health, 1);
 
 /**
  * Why a record was rejected.
@@ -672,5 +633,5 @@ export enum RejectReason {
  * Describes the enum owl.v1.RejectReason.
  */
 export const RejectReasonSchema: GenEnum<RejectReason> = /*@__PURE__*/
-  enumDesc(file_owl_v1_mobile_health, 3);
+  enumDesc(file_owl_v1_mobile_health, 2);
 
