@@ -206,7 +206,7 @@ export type SourceDescriptor = Message<"owl.v1.SourceDescriptor"> & {
   appName: string;
 
   /**
-   * Maker of the device, such as "Garmin", at most 255 characters.
+   * Maker of the device, such as "Garmin", at most 64 characters.
    *
    * @generated from field: string manufacturer = 5;
    */

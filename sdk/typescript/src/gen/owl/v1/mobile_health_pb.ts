@@ -109,7 +109,7 @@ export type HealthSource = Message<"owl.v1.HealthSource"> & {
 
   /**
    * Maker of the device, such as "Apple" or "Google" (HKDevice.manufacturer,
-   * Device.manufacturer), at most 255 characters; stored as the data source's
+   * Device.manufacturer), at most 64 characters; stored as the data source's
    * manufacturer.
    *
    * @generated from field: string device_manufacturer = 5;
