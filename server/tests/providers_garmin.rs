@@ -344,6 +344,56 @@ async fn a_push_is_answered_at_once_and_a_job_writes_it_with_types_units_offsets
 }
 
 #[tokio::test]
+async fn a_later_summary_without_the_moving_time_completes_the_workout_and_erases_nothing() {
+    let f = garmin().await;
+    mount_garmin(&f).await;
+    connected(&f).await;
+    assert_eq!(
+        f.deliver(&headers(), fixture_bytes("garmin", "push.json"))
+            .await,
+        200
+    );
+    let worker = f.worker();
+    let first = webhook_runs_done(&f).await.len();
+    // The same run again, as a summary without movingDurationInSeconds and the heart rate but
+    // with corrected steps: Garmin sends an activity in more than one payload.
+    let summary = serde_json::json!({"activities": [{
+        "userId": "4aacafe82427c251df9c9592d0c06768", "summaryId": "21045330143",
+        "activityId": 21_045_330_143_u64, "activityType": "RUNNING", "deviceName": "Forerunner 965",
+        "startTimeInSeconds": 1795155000, "startTimeOffsetInSeconds": 3600,
+        "durationInSeconds": 3600, "distanceInMeters": 10012.4, "activeKilocalories": 712,
+        "steps": 10200
+    }]});
+    assert_eq!(
+        f.deliver(&headers(), serde_json::to_vec(&summary).unwrap())
+            .await,
+        200
+    );
+    for _ in 0..400 {
+        if stashed(&f).await == 0 && webhook_runs_done(&f).await.len() > first {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    f.stop(worker).await;
+    assert_eq!(stashed(&f).await, 0);
+    let workouts = f.workouts().await;
+    assert_eq!(workouts.len(), 2, "the same run, not a second one");
+    let run = &workouts[0];
+    assert_eq!(run.steps, Some(10120 + 80), "the new payload's value wins");
+    assert_eq!(
+        run.moving_seconds,
+        Some(3480),
+        "kept from the first payload"
+    );
+    assert_eq!(
+        (run.heart_rate_avg, run.heart_rate_max),
+        (Some(151.0), Some(178.0)),
+        "kept from the first payload"
+    );
+}
+
+#[tokio::test]
 async fn a_ping_is_fetched_from_its_callback_on_garmins_api_host_only() {
     let f = garmin().await;
     mount_garmin(&f).await;

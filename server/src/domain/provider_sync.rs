@@ -14,7 +14,7 @@ use super::Context;
 use super::connections::{ConnectionState, Connections, StoredConnection};
 use super::error::{Error, Result};
 use super::health::SourceKey;
-use super::health::events::{NewEvent, validate_events};
+use super::health::events::{NewEvent, WriteMode, validate_events};
 use super::health::intake::{OffsetRule, check_source, validate_batches};
 use super::lease::Lease;
 use super::rate_limit::over_budget;
@@ -443,10 +443,11 @@ impl ProviderSync<'_> {
             check_source(&source, "source", &mut v);
             validate_events(&list, "events", now.timestamp_millis(), &mut v);
             v.finish()?;
+            // A provider may send one event in several payloads: each fills in the stored one.
             let stats = self
                 .ctx
                 .events
-                .write_events(user_id, &source, &list, now)
+                .write_events(user_id, &source, &list, WriteMode::Fill, now)
                 .await?;
             events += stats.inserted + stats.updated;
         }

@@ -23,7 +23,7 @@ use crate::apple_health::{self, Chunk, ExportError, Limits, Parser};
 use crate::domain::Context;
 use crate::domain::error::{Error, Result};
 use crate::domain::health::SourceKey;
-use crate::domain::health::events::{NewEvent, validate_events};
+use crate::domain::health::events::{NewEvent, WriteMode, validate_events};
 use crate::domain::health::intake::{OffsetRule, sanitize_batches};
 use crate::domain::imports::{
     ErrorLocation, Import, ImportProgress, ImportStage, Spool, SpoolWriter,
@@ -218,7 +218,7 @@ impl ImportHandler {
             let stats = self
                 .ctx
                 .events
-                .write_events(user_id, &source, &events, now)
+                .write_events(user_id, &source, &events, WriteMode::Replace, now)
                 .await?;
             progress.events_stored += (stats.inserted + stats.updated) as i64;
             progress.skip("already_stored", stats.skipped as i64);

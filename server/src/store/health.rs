@@ -58,12 +58,14 @@ pub trait SampleWriter: Send {
 /// Workouts and sleep sessions of users.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Stores events of one source in one transaction.
+    /// Stores events of one source in one transaction; an event already stored at the same
+    /// source, category and times is replaced or filled in, as `mode` says.
     async fn write_events(
         &self,
         user_id: Uuid,
         source: &crate::domain::health::SourceKey,
         events: &[crate::domain::health::events::NewEvent],
+        mode: crate::domain::health::events::WriteMode,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<WriteStats>;
     /// Events of one category in (start, id) order.

@@ -81,6 +81,54 @@ impl EventBody {
     }
 }
 
+impl EventBody {
+    /// This body, with what it leaves unsaid taken from `stored`: a provider that sends one
+    /// workout in two payloads (Garmin's activity summary and its details, in either order)
+    /// completes the stored event instead of erasing the other payload's values.
+    pub fn filled_from(&self, stored: &EventBody) -> EventBody {
+        match (self, stored) {
+            (
+                EventBody::Workout {
+                    workout_type,
+                    details: new,
+                },
+                EventBody::Workout { details: old, .. },
+            ) => EventBody::Workout {
+                workout_type: workout_type.clone(),
+                details: WorkoutDetails {
+                    distance_m: new.distance_m.or(old.distance_m),
+                    active_energy_kcal: new.active_energy_kcal.or(old.active_energy_kcal),
+                    steps: new.steps.or(old.steps),
+                    heart_rate_avg: new.heart_rate_avg.or(old.heart_rate_avg),
+                    heart_rate_max: new.heart_rate_max.or(old.heart_rate_max),
+                    elevation_gain_m: new.elevation_gain_m.or(old.elevation_gain_m),
+                    moving_seconds: new.moving_seconds.or(old.moving_seconds),
+                },
+            },
+            (EventBody::Sleep(new), EventBody::Sleep(old)) => EventBody::Sleep(SleepDetails {
+                nap: new.nap,
+                efficiency_percent: new.efficiency_percent.or(old.efficiency_percent),
+                stages: if new.stages.is_empty() {
+                    old.stages.clone()
+                } else {
+                    new.stages.clone()
+                },
+            }),
+            _ => self.clone(),
+        }
+    }
+}
+
+/// How a write treats an event already stored at the same source and times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// The new event is the whole truth (API writes, imports, phones: complete records).
+    Replace,
+    /// The new event adds to the stored one: values it lacks are kept (provider syncs, whose
+    /// payloads may each carry part of an event).
+    Fill,
+}
+
 /// Kinds of events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
@@ -269,7 +317,13 @@ impl Events<'_> {
         Users(self.0).visible(caller, user_id).await?;
         self.0
             .events
-            .write_events(user_id, &source, &events, self.0.clock.now())
+            .write_events(
+                user_id,
+                &source,
+                &events,
+                WriteMode::Replace,
+                self.0.clock.now(),
+            )
             .await
     }
 
@@ -446,5 +500,49 @@ mod tests {
         assert_eq!(moving_within(Some(-1.0), start, end), None);
         assert_eq!(moving_within(Some(f64::NAN), start, end), None);
         assert_eq!(moving_within(None, start, end), None);
+    }
+
+    #[test]
+    fn a_filled_event_keeps_what_the_new_one_leaves_unsaid() {
+        let stored = EventBody::Workout {
+            workout_type: "running".into(),
+            details: WorkoutDetails {
+                steps: Some(100),
+                moving_seconds: Some(50),
+                ..WorkoutDetails::default()
+            },
+        };
+        let new = EventBody::Workout {
+            workout_type: "running".into(),
+            details: WorkoutDetails {
+                steps: Some(120),
+                distance_m: Some(1.5),
+                ..WorkoutDetails::default()
+            },
+        };
+        let EventBody::Workout { details, .. } = new.filled_from(&stored) else {
+            panic!("a workout stays a workout");
+        };
+        assert_eq!(
+            (details.steps, details.distance_m, details.moving_seconds),
+            (Some(120), Some(1.5), Some(50))
+        );
+        let stage = StageInterval {
+            stage: "deep".into(),
+            start: 0,
+            end: 10,
+        };
+        let night = EventBody::Sleep(SleepDetails {
+            nap: false,
+            efficiency_percent: Some(90.0),
+            stages: vec![stage.clone()],
+        });
+        let bare = EventBody::Sleep(SleepDetails::default());
+        assert_eq!(bare.filled_from(&night), night);
+        assert_eq!(
+            night.filled_from(&stored),
+            night,
+            "another kind is not mixed in"
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::catalog::{Aggregation, SeriesType, series_type};
-use super::events::{EventBody, NewEvent, WorkoutDetails, validate_events};
+use super::events::{EventBody, NewEvent, WorkoutDetails, WriteMode, validate_events};
 use super::intake::{OffsetRule, check_source, offset_ok, time_problem, value_problem};
 use super::samples::Samples;
 use super::sleep::{Sleep, SleepPhase};
@@ -649,7 +649,13 @@ impl Push<'_> {
             let stats = self
                 .0
                 .events
-                .write_events(user.id, &source, &workouts, self.0.clock.now())
+                .write_events(
+                    user.id,
+                    &source,
+                    &workouts,
+                    WriteMode::Replace,
+                    self.0.clock.now(),
+                )
                 .await?;
             result.accepted += stats.inserted + stats.updated;
             result.duplicates += stats.skipped;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use super::SourceKey;
 use super::events::{
-    Category, Event, EventBody, EventQuery, NewEvent, SleepDetails, StageInterval,
+    Category, Event, EventBody, EventQuery, NewEvent, SleepDetails, StageInterval, WriteMode,
 };
 use crate::domain::Context;
 use crate::domain::error::Result;
@@ -274,6 +274,7 @@ impl Sleep<'_> {
                 user_id,
                 source,
                 std::slice::from_ref(&event),
+                WriteMode::Replace,
                 self.0.clock.now(),
             )
             .await?;

@@ -11,6 +11,7 @@ use super::{SeaStore, internal};
 use crate::domain::error::Result;
 use crate::domain::health::events::{
     Category, Event, EventBody, EventQuery, NewEvent, SleepDetails, StageInterval, WorkoutDetails,
+    WriteMode,
 };
 use crate::domain::health::{SourceKey, WriteStats};
 use crate::store::EventStore;
@@ -120,6 +121,7 @@ impl EventStore for SeaStore {
         user_id: Uuid,
         source: &SourceKey,
         events: &[NewEvent],
+        mode: WriteMode,
         now: DateTime<Utc>,
     ) -> Result<WriteStats> {
         let txn = self.db.begin().await.map_err(internal)?;
@@ -141,14 +143,19 @@ impl EventStore for SeaStore {
                 .query_one_raw(stmt(backend, &find, values))
                 .await
                 .map_err(internal)?;
-            match existing.map(|row| event(&row)).transpose()? {
-                Some(old) if old.zone_offset == e.zone_offset && old.body == e.body => {
+            let existing = existing.map(|row| event(&row)).transpose()?;
+            let body = match (&existing, mode) {
+                (Some(old), WriteMode::Fill) => e.body.filled_from(&old.body),
+                _ => e.body.clone(),
+            };
+            match existing {
+                Some(old) if old.zone_offset == e.zone_offset && old.body == body => {
                     stats.skipped += 1
                 }
                 Some(old) => {
                     let sql = "UPDATE event_record SET event_type = ?, zone_offset = ?, updated_at = ? WHERE id = ?";
                     let values = vec![
-                        event_type(&e.body).into(),
+                        event_type(&body).into(),
                         e.zone_offset.into(),
                         now.into(),
                         old.id.into(),
@@ -157,7 +164,7 @@ impl EventStore for SeaStore {
                         .await
                         .map_err(internal)?;
                     delete_details(&txn, old.id).await?;
-                    insert_details(&txn, old.id, &e.body).await?;
+                    insert_details(&txn, old.id, &body).await?;
                     stats.updated += 1;
                 }
                 None => {
