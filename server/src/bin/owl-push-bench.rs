@@ -1,8 +1,10 @@
 //! `owl-push-bench`: measures mobile push through `SdkSyncService` in-process, through the SDK
 //! with an SDK token: HealthKit batches of `--batch` records (heart rate, step count and
-//! active energy, with record ids, units, offsets and a watch as source), once streamed and
-//! once pushed unary batch after batch, then re-sent (all duplicates). Prints samples/s beside
-//! the reference's (../shared/bench/REFERENCE.md: ~2,180 records/s).
+//! active energy, with record ids, units, offsets and a watch as source). First one stream
+//! whose batches are built as they are sent (its peak RSS is the process's working set), then
+//! with input built before the clock starts: once streamed, once pushed unary batch after
+//! batch, then re-sent (all duplicates). Prints samples/s beside the reference's
+//! (../shared/bench/REFERENCE.md: ~2,180 records/s).
 //!
 //! ```text
 //! cargo run --release -p owl-server --bin owl-push-bench                       # SQLite
@@ -13,7 +15,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use owl::pb;
-use owl_server::bench::{BenchServer, ScratchDb};
+use owl_server::bench::{BenchServer, ScratchDb, memory_mib};
 use prost_types::Timestamp;
 
 /// Mobile push benchmark.
@@ -39,8 +41,9 @@ const TYPES: [(&str, &str, f64); 3] = [
     ("HKQuantityTypeIdentifierActiveEnergyBurned", "kcal", 1.0),
 ];
 
-/// Batches of `count` samples from `start` (seconds): a sample of each type every minute.
-fn batches(start: i64, count: usize, per_batch: usize) -> Vec<pb::HealthBatch> {
+/// Batch number `b` (of `per_batch` records, fewer at the end of `count`) of the samples from
+/// `start` (seconds): a sample of each type every minute.
+fn batch(start: i64, b: usize, per_batch: usize, count: usize) -> pb::HealthBatch {
     let source = pb::HealthSource {
         app_id: "com.apple.health.81A2F0C4".into(),
         app_name: "Apple Watch".into(),
@@ -50,7 +53,7 @@ fn batches(start: i64, count: usize, per_batch: usize) -> Vec<pb::HealthBatch> {
         device_type: pb::DeviceType::Watch as i32,
         recording_method: pb::RecordingMethod::AutomaticallyRecorded as i32,
     };
-    let samples: Vec<pb::HealthSample> = (0..count)
+    let samples = (b * per_batch..((b + 1) * per_batch).min(count))
         .map(|i| {
             let (kind, unit, base) = TYPES[i % TYPES.len()];
             let t = start + (i / TYPES.len()) as i64 * 60;
@@ -77,14 +80,18 @@ fn batches(start: i64, count: usize, per_batch: usize) -> Vec<pb::HealthBatch> {
             }
         })
         .collect();
-    samples
-        .chunks(per_batch)
-        .map(|chunk| pb::HealthBatch {
-            platform: pb::HealthPlatform::Healthkit as i32,
-            source: Some(source.clone()),
-            samples: chunk.to_vec(),
-            ..Default::default()
-        })
+    pb::HealthBatch {
+        platform: pb::HealthPlatform::Healthkit as i32,
+        source: Some(source),
+        samples,
+        ..Default::default()
+    }
+}
+
+/// All batches of `count` samples from `start`.
+fn batches(start: i64, count: usize, per_batch: usize) -> Vec<pb::HealthBatch> {
+    (0..count.div_ceil(per_batch))
+        .map(|b| batch(start, b, per_batch, count))
         .collect()
 }
 
@@ -128,6 +135,31 @@ async fn main() -> anyhow::Result<()> {
         args.batch
     );
     let n = args.samples;
+    // First, before anything is built ahead: each batch is made as the stream sends it, so the
+    // process's peak memory is the server's and the client's working set, not the input.
+    let rss_before = memory_mib("VmRSS:");
+    let parent = user.name.clone();
+    let per_batch = args.batch;
+    let lazy = (0..n.div_ceil(per_batch)).map(move |b| pb::StreamHealthBatchesRequest {
+        parent: if b == 0 {
+            parent.clone()
+        } else {
+            String::new()
+        },
+        batch: Some(batch(T0 + 2 * 365 * 86_400, b, per_batch, n)),
+    });
+    let started = Instant::now();
+    let response = phone
+        .stream_health_batches(tokio_stream::iter(lazy))
+        .await?;
+    let lazy_secs = started.elapsed().as_secs_f64();
+    let total = response.total.unwrap_or_default();
+    anyhow::ensure!(
+        total.accepted == n as i64 && total.rejected.is_empty(),
+        "lazy stream stored {total:?}"
+    );
+    let lazy_peak = memory_mib("VmHWM:");
+
     // Built before the clock starts: only the push is timed.
     let streamed = stream(&user.name, batches(T0, n, args.batch));
     let started = Instant::now();
@@ -181,6 +213,14 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "| StreamHealthBatches, re-sent (all duplicates) | {} | — |",
         rate(n, resend_secs)
+    );
+    println!(
+        "| StreamHealthBatches, each batch built as it is sent | {} | — |",
+        rate(n, lazy_secs)
+    );
+    println!(
+        "peak RSS of the process through that run: {lazy_peak:.0} MiB (before it {rss_before:.0} MiB); \
+         the other runs build their input first"
     );
 
     server.stop().await;
