@@ -705,3 +705,63 @@ async fn the_cli_uploads_an_export_and_prints_the_summary() {
     assert!(again.status.success());
     assert!(stdout.contains("already imported"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_watch_here_follows_an_import_that_a_worker_in_another_process_runs() {
+    let mut backends: Vec<Option<(String, String)>> = vec![None];
+    if let Some(url) = std::env::var("OWL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        backends.push(Some((
+            url,
+            format!("owl-import-test:{}:", uuid::Uuid::now_v7().simple()),
+        )));
+    }
+    for redis in backends {
+        // Two processes on one database and one data directory (`owl serve --no-worker` and
+        // `owl worker`): this one receives the file and the watch, the other runs the job.
+        let data_dir = tempfile::tempdir().unwrap();
+        let dir = data_dir.path().display().to_string();
+        let mut vars: Vec<(&str, &str)> = vec![("OWL_DATA_DIR", &dir)];
+        if let Some((url, prefix)) = &redis {
+            vars.push(("REDIS_URL", url));
+            vars.push(("OWL_REDIS_KEY_PREFIX", prefix));
+        }
+        let api_side = TestServer::start_with(&vars).await;
+        let db_url = api_side.db.url.clone();
+        vars.push(("DATABASE_URL", &db_url));
+        let worker_side = TestServer::start_with(&vars).await;
+        let developer = api_side.developer().await;
+        let (_, client) = api_side.application(&developer, "importer").await;
+        let user = api_side.user(&client, "jan").await;
+        let bytes = export("").into_bytes();
+        let queued = client
+            .import_apple_health(futures::stream::iter([pb::ImportAppleHealthRequest {
+                parent: user.name.clone(),
+                total_bytes: bytes.len() as i64,
+                sha256: String::new(),
+                data: bytes,
+            }]))
+            .await
+            .unwrap();
+        let worker = tokio::spawn(worker_side.jobs.worker().run(std::future::pending()));
+        let mut stages = Vec::new();
+        let done = tokio::time::timeout(
+            Duration::from_secs(30),
+            wait_for(&client, &queued, |i| stages.push(i.stage)),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the watch saw no end on {redis:?}: {stages:?}"))
+        .unwrap();
+        worker.abort();
+        succeeded(&done);
+        assert_eq!(done.samples_stored, 50, "{redis:?}: {done:?}");
+        assert_eq!(
+            stages.last(),
+            Some(&(pb::ImportStage::Succeeded as i32)),
+            "{redis:?}: {stages:?}"
+        );
+        drop(data_dir);
+    }
+}

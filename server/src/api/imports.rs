@@ -109,15 +109,39 @@ fn upload(i: Import) -> pb::Upload {
 }
 
 /// The next change of import `id`; `None` when the bus closes.
-async fn next_change(live: &mut broadcast::Receiver<Import>, id: Uuid) -> Option<Import> {
+/// How often a watch re-reads its import when changes do not travel between processes.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The next change of import `id` past `seen`, from the bus. When the bus stays in this
+/// process (no Redis), the import is also re-read every WATCH_POLL: a worker in another
+/// process on the same database (`owl worker`, or another `owl serve`) changes it without
+/// telling this one.
+async fn next_change(
+    live: &mut broadcast::Receiver<Import>,
+    rt: &ImportRuntime,
+    id: Uuid,
+    seen: (u8, i64, i64),
+) -> Option<Import> {
+    let mut poll = tokio::time::interval(WATCH_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll.tick().await;
     loop {
-        match live.recv().await {
-            Ok(i) if i.id == id => return Some(i),
-            Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                tracing::debug!(skipped, "import watcher lagged");
-            }
-            Err(broadcast::error::RecvError::Closed) => return None,
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(i) if i.id == id => return Some(i),
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                    tracing::debug!(skipped, "import watcher lagged");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
+            _ = poll.tick(), if rt.bus.is_in_process() => match rt.store.import(id).await {
+                Ok(Some(i)) if progress_mark(&i) > seen => return Some(i),
+                Ok(Some(_)) => {}
+                // Deleted with its user: the watch ends.
+                Ok(None) => return None,
+                Err(error) => tracing::debug!(import = %id, %error, "import watch: re-read failed"),
+            },
         }
     }
 }
@@ -258,25 +282,27 @@ impl ImportService for ImportApi {
         let (current, live) = self.imports()?.watch(&caller, user, id).await?;
         let done = current.stage.is_terminal();
         let seen = progress_mark(&current);
-        let changes = futures::stream::unfold(
-            (live, done, seen),
-            move |(mut live, done, mut seen)| async move {
-                if done {
-                    return None;
-                }
-                loop {
-                    let next = next_change(&mut live, id).await?;
-                    // A change published before the first read may arrive after it.
-                    if progress_mark(&next) < seen {
-                        continue;
+        let rt = self.rt()?.clone();
+        let changes =
+            futures::stream::unfold((live, done, seen), move |(mut live, done, mut seen)| {
+                let rt = rt.clone();
+                async move {
+                    if done {
+                        return None;
                     }
-                    seen = progress_mark(&next);
-                    let done = next.stage.is_terminal();
-                    return Some((Ok(import(next)), (live, done, seen)));
+                    loop {
+                        let next = next_change(&mut live, &rt, id, seen).await?;
+                        // A change published before the first read may arrive after it.
+                        if progress_mark(&next) < seen {
+                            continue;
+                        }
+                        seen = progress_mark(&next);
+                        let done = next.stage.is_terminal();
+                        return Some((Ok(import(next)), (live, done, seen)));
+                    }
                 }
-            },
-        )
-        .take_until(self.status.closed());
+            })
+            .take_until(self.status.closed());
         let stream = futures::stream::iter([Ok(import(current))]).chain(changes);
         Ok(Response::new(Box::pin(stream)))
     }

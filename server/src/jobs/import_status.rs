@@ -3,12 +3,9 @@
 //! id on a pub/sub channel, re-read from the database by each subscribing process).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use deadpool_redis::redis;
-use futures::StreamExt;
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 use crate::domain::imports::Import;
 use crate::store::imports::ImportStore;
@@ -42,17 +39,16 @@ impl ImportBus {
     ) -> Self {
         let local = broadcast::channel(CAPACITY).0;
         let channel = format!("{prefix}imports");
-        match (
-            redis::Client::open(url),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            (Ok(client), Ok(runtime)) => {
-                runtime.spawn(subscribe(client, channel.clone(), store, local.clone()));
-            }
-            _ => tracing::warn!(
-                "import status: no redis subscription; watchers see local changes only"
-            ),
-        }
+        super::relay::spawn(
+            url,
+            channel.clone(),
+            "import status",
+            local.clone(),
+            Arc::new(move |id| {
+                let store = store.clone();
+                Box::pin(async move { store.import(id).await })
+            }),
+        );
         ImportBus {
             local,
             redis: Some((pool, channel)),
@@ -81,53 +77,14 @@ impl ImportBus {
         }
     }
 
+    /// True when changes stay in this process (no Redis): a watcher must also read the
+    /// database to see what other processes change.
+    pub fn is_in_process(&self) -> bool {
+        self.redis.is_none()
+    }
+
     /// Every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Import> {
         self.local.subscribe()
     }
-}
-
-async fn subscribe(
-    client: redis::Client,
-    channel: String,
-    store: Arc<dyn ImportStore>,
-    local: broadcast::Sender<Import>,
-) {
-    let mut failures: u32 = 0;
-    loop {
-        match listen(&client, &channel, store.as_ref(), &local).await {
-            Ok(()) => failures = 0,
-            Err(error) => {
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "import status: redis subscription lost; reconnecting");
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200u64 << failures.min(4))).await;
-    }
-}
-
-async fn listen(
-    client: &redis::Client,
-    channel: &str,
-    store: &dyn ImportStore,
-    local: &broadcast::Sender<Import>,
-) -> anyhow::Result<()> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let payload: String = message.get_payload()?;
-        let Ok(id) = Uuid::parse_str(&payload) else {
-            continue;
-        };
-        if local.receiver_count() == 0 {
-            continue;
-        }
-        if let Some(import) = store.import(id).await? {
-            let _ = local.send(import);
-        }
-    }
-    Ok(())
 }

@@ -24,6 +24,7 @@ pub mod import;
 pub mod import_status;
 pub mod queue;
 pub mod redis;
+pub(crate) mod relay;
 pub mod runs;
 pub mod scheduler;
 pub mod sleep;

@@ -9,12 +9,9 @@
 //! (`status_poll`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use deadpool_redis::redis;
-use futures::StreamExt;
 use tokio::sync::broadcast;
-use uuid::Uuid;
 
 use super::runs::SyncRun;
 use super::status_poll::{self, Sent};
@@ -82,20 +79,16 @@ impl StatusBus {
     ) -> Self {
         let local = broadcast::channel(CAPACITY).0;
         let channel = format!("{prefix}status");
-        match (
-            redis::Client::open(url),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            (Ok(client), Ok(runtime)) => {
-                runtime.spawn(subscribe(client, channel.clone(), store, local.clone()));
-            }
-            (Err(error), _) => {
-                tracing::warn!(%error, "sync status: bad redis url; watchers see local changes only")
-            }
-            (_, Err(_)) => {
-                tracing::warn!("sync status: no runtime; watchers see local changes only")
-            }
-        }
+        super::relay::spawn(
+            url,
+            channel.clone(),
+            "sync status",
+            local.clone(),
+            Arc::new(move |id| {
+                let store = store.clone();
+                Box::pin(async move { store.sync_run(id).await })
+            }),
+        );
         StatusBus {
             local,
             redis: Some(RedisChannel { pool, channel }),
@@ -146,50 +139,4 @@ impl StatusBus {
             let _ = closing.wait_for(|closed| *closed).await;
         }
     }
-}
-
-async fn subscribe(
-    client: redis::Client,
-    channel: String,
-    store: Arc<dyn SyncStore>,
-    local: broadcast::Sender<SyncRun>,
-) {
-    let mut failures: u32 = 0;
-    loop {
-        match listen(&client, &channel, store.as_ref(), &local).await {
-            Ok(()) => failures = 0,
-            Err(error) => {
-                failures = failures.saturating_add(1);
-                if failures == 1 {
-                    tracing::warn!(%error, "sync status: redis subscription lost; reconnecting");
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200u64 << failures.min(4))).await;
-    }
-}
-
-async fn listen(
-    client: &redis::Client,
-    channel: &str,
-    store: &dyn SyncStore,
-    local: &broadcast::Sender<SyncRun>,
-) -> anyhow::Result<()> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(channel).await?;
-    let mut messages = pubsub.on_message();
-    while let Some(message) = messages.next().await {
-        let payload: String = message.get_payload()?;
-        let Ok(id) = Uuid::parse_str(&payload) else {
-            continue;
-        };
-        // Nobody watching: skip the read.
-        if local.receiver_count() == 0 {
-            continue;
-        }
-        if let Some(run) = store.sync_run(id).await? {
-            let _ = local.send(run);
-        }
-    }
-    Ok(())
 }
