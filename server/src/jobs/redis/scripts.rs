@@ -212,7 +212,8 @@ return 1
 /// Since when (UNIX ms) the longest-waiting job is ready: the first stream entry the group has
 /// not delivered yet (its id is the ms it entered the stream), or a delayed job already due and
 /// not yet moved into the stream, whichever is older; false when none waits. A delivered job
-/// whose worker died counts again once XAUTOCLAIM hands it to another worker.
+/// whose worker died is not counted while it sits in the group's pending list, until
+/// XAUTOCLAIM hands it to another worker.
 const OLDEST: &str = r#"
 if redis.call('EXISTS', stream) == 0 then
   return redis.error_reply('NOGROUP the stream is missing')
