@@ -73,6 +73,10 @@ function send(
   signal: AbortSignal,
 ): Promise<Exchange> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(new ConnectError("the call was aborted", Code.Canceled));
+      return;
+    }
     const xhr = make();
     xhr.open("POST", url);
     xhr.responseType = "arraybuffer";
