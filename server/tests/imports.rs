@@ -709,10 +709,7 @@ async fn the_cli_uploads_an_export_and_prints_the_summary() {
 #[tokio::test]
 async fn a_watch_here_follows_an_import_that_a_worker_in_another_process_runs() {
     let mut backends: Vec<Option<(String, String)>> = vec![None];
-    if let Some(url) = std::env::var("OWL_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
+    if let Some(url) = common::redis_url() {
         backends.push(Some((
             url,
             format!("owl-import-test:{}:", uuid::Uuid::now_v7().simple()),
@@ -762,6 +759,9 @@ async fn a_watch_here_follows_an_import_that_a_worker_in_another_process_runs() 
             Some(&(pb::ImportStage::Succeeded as i32)),
             "{redis:?}: {stages:?}"
         );
+        if let Some((url, prefix)) = &redis {
+            common::remove_redis_keys(url, prefix).await;
+        }
         drop(data_dir);
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use common::TestServer;
+use common::{TestServer, redis_url, remove_redis_keys};
 use owl::pb;
 use owl_server::domain::clock::SystemClock;
 use owl_server::jobs::queue::now_ms;
@@ -41,12 +41,6 @@ use uuid::Uuid;
 enum Backend {
     Embedded,
     Redis,
-}
-
-fn redis_url() -> Option<String> {
-    std::env::var("OWL_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
 }
 
 /// The embedded queue, and Redis when OWL_TEST_REDIS_URL is set.
@@ -156,23 +150,8 @@ impl Rig {
 
     /// Removes this rig's Redis keys.
     async fn cleanup(&self) {
-        let Some((url, prefix)) = &self.redis else {
-            return;
-        };
-        let pool = redis_pool(url);
-        let Ok(mut conn) = pool.get().await else {
-            return;
-        };
-        let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<i64, _> = deadpool_redis::redis::cmd("DEL")
-                .arg(keys)
-                .query_async(&mut conn)
-                .await;
+        if let Some((url, prefix)) = &self.redis {
+            remove_redis_keys(url, prefix).await;
         }
     }
 }

@@ -28,17 +28,11 @@ use wiremock::{Mock, Respond, ResponseTemplate};
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-fn redis_url() -> Option<String> {
-    std::env::var("OWL_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
-
 /// `None` for the embedded queue, and a Redis URL with a fresh key prefix when
 /// OWL_TEST_REDIS_URL is set.
 fn backends() -> Vec<Option<(String, String)>> {
     let mut all = vec![None];
-    if let Some(url) = redis_url() {
+    if let Some(url) = common::redis_url() {
         all.push(Some((
             url,
             format!("owl-retry-test:{}:", Uuid::now_v7().simple()),
@@ -55,22 +49,8 @@ fn redis_pool(url: &str) -> deadpool_redis::Pool {
 
 /// Removes the keys under a test's Redis prefix.
 async fn cleanup(redis: &Option<(String, String)>) {
-    let Some((url, prefix)) = redis else {
-        return;
-    };
-    let Ok(mut conn) = redis_pool(url).get().await else {
-        return;
-    };
-    let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<i64, _> = deadpool_redis::redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await;
+    if let Some((url, prefix)) = redis {
+        common::remove_redis_keys(url, prefix).await;
     }
 }
 

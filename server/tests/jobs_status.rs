@@ -10,17 +10,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::TestServer;
+use common::{TestServer, redis_url, remove_redis_keys};
 use owl::pb;
 use owl_server::store::entity::user_connection;
 use sea_orm::{ActiveModelTrait, Set};
 use uuid::Uuid;
-
-fn redis_url() -> Option<String> {
-    std::env::var("OWL_TEST_REDIS_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-}
 
 /// Inserts an active connection of `user` (the connect flow needs a provider; this test needs
 /// only the row).
@@ -125,21 +119,7 @@ async fn a_watch_on_one_instance_sees_the_runs_a_worker_on_another_instance_comp
         expected.sort();
         assert_eq!(names, expected, "{redis:?}");
         if let Some((url, prefix)) = &redis {
-            let pool = deadpool_redis::Config::from_url(url)
-                .create_pool(Some(deadpool_redis::Runtime::Tokio1))
-                .unwrap();
-            let mut conn = pool.get().await.unwrap();
-            let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<i64, _> = deadpool_redis::redis::cmd("DEL")
-                    .arg(keys)
-                    .query_async(&mut conn)
-                    .await;
-            }
+            remove_redis_keys(url, prefix).await;
         }
     }
 }

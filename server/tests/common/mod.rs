@@ -326,3 +326,34 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .map(|value| value.parse().unwrap())
         .unwrap_or(0.0)
 }
+
+/// The Redis of the Redis variants (OWL_TEST_REDIS_URL), when set.
+pub fn redis_url() -> Option<String> {
+    std::env::var("OWL_TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Removes every key under `prefix` from the Redis at `url` (a test's own namespace); a Redis
+/// that cannot be reached leaves nothing to remove.
+pub async fn remove_redis_keys(url: &str, prefix: &str) {
+    let Ok(pool) =
+        deadpool_redis::Config::from_url(url).create_pool(Some(deadpool_redis::Runtime::Tokio1))
+    else {
+        return;
+    };
+    let Ok(mut conn) = pool.get().await else {
+        return;
+    };
+    let keys: Vec<String> = deadpool_redis::redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: Result<i64, _> = deadpool_redis::redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await;
+    }
+}
