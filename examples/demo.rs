@@ -15,6 +15,7 @@
 
 use std::time::Duration;
 
+use chrono_tz::Tz;
 use owl::{Client, pb};
 
 /// Where the connect flow ends: in a real app, a page of its own.
@@ -61,11 +62,12 @@ async fn main() -> anyhow::Result<()> {
             parent: String::new(),
             user: Some(pb::User {
                 external_user_id: format!("demo-{}", std::process::id()),
+                time_zone: "Europe/Warsaw".into(),
                 ..Default::default()
             }),
         })
         .await?;
-    println!("user: {}", user.name);
+    println!("user: {} (time zone {})", user.name, user.time_zone);
 
     // 1. The backend starts the connection and sends the user's browser to the consent page.
     let started = backend
@@ -122,9 +124,10 @@ async fn main() -> anyhow::Result<()> {
         "sync failed: {}",
         run.error
     );
-    println!("synced {} items", run.items_processed);
+    println!("synced {} items from the demo wearable", run.items_processed);
 
     // 4. The backend reads heart rate by the hour and the daily summaries.
+    let zone: Tz = user.time_zone.parse().unwrap_or(Tz::UTC);
     let hours = backend
         .aggregate_samples(pb::AggregateSamplesRequest {
             parent: user.name.clone(),
@@ -137,17 +140,91 @@ async fn main() -> anyhow::Result<()> {
         .series
         .first()
         .ok_or_else(|| anyhow::anyhow!("no heart rate"))?;
-    println!(
-        "heart rate: {} hourly buckets; the last: {:?}",
-        series.buckets.len(),
-        series.buckets.last()
-    );
     anyhow::ensure!(
         series.buckets.len() >= 24 * 6,
         "less than six days of heart rate"
     );
-    println!("demo: 1 passed, 0 failed");
+    println!(
+        "\nHeart rate: {} hours with data; the last 6 ({}):",
+        series.buckets.len(),
+        zone.name()
+    );
+    let skip = series.buckets.len().saturating_sub(6);
+    for b in &series.buckets[skip..] {
+        let start = local(zone, b.start_time);
+        let end = local(zone, b.start_time + 3_600_000);
+        println!(
+            "  {}–{}   avg {:>3.0} bpm   min {:>3.0}   max {:>3.0}",
+            start.format("%a %-d %b %H:%M"),
+            end.format("%H:%M"),
+            b.avg,
+            b.min,
+            b.max
+        );
+    }
+
+    let last = series.buckets.last().map_or(0, |b| b.start_time);
+    let last_day = local(zone, last).date_naive();
+    let days = backend
+        .list_daily_summaries(pb::ListDailySummariesRequest {
+            parent: user.name.clone(),
+            start_date: (last_day - chrono::Days::new(6)).to_string(),
+            end_date: last_day.to_string(),
+        })
+        .await?
+        .daily_summaries;
+    println!("\nThe last {} days:", days.len());
+    println!(
+        "  {:<12} {:>7} {:>9} {:>10} {:>12} {:>11}",
+        "date", "steps", "distance", "active", "asleep", "resting HR"
+    );
+    for day in &days {
+        let activity = day.activity.clone().unwrap_or_default();
+        let sleep = day.sleep.clone().unwrap_or_default();
+        let recovery = day.recovery.clone().unwrap_or_default();
+        let date = chrono::NaiveDate::parse_from_str(&day.date, "%Y-%m-%d")
+            .map_or(day.date.clone(), |d| d.format("%a %-d %b").to_string());
+        println!(
+            "  {:<12} {:>7} {:>9} {:>10} {:>12} {:>11}",
+            date,
+            or_dash(activity.steps, |s| thousands(s.round() as i64)),
+            or_dash(activity.distance_meters, |m| format!("{:.1} km", m / 1000.0)),
+            or_dash(activity.active_energy_kcal, |k| format!("{k:.0} kcal")),
+            or_dash(sleep.asleep_seconds, |s| format!(
+                "{} h {:02} min",
+                s / 3600,
+                s % 3600 / 60
+            )),
+            or_dash(recovery.resting_heart_rate, |r| format!("{r:.0} bpm")),
+        );
+    }
+    println!("\ndemo: 1 passed, 0 failed");
     Ok(())
+}
+
+/// `ms` (UNIX milliseconds) on the wall clock of `zone`.
+fn local(zone: Tz, ms: i64) -> chrono::DateTime<Tz> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+}
+
+/// `value` formatted, or a dash when the day has none.
+fn or_dash<T>(value: Option<T>, format: impl Fn(T) -> String) -> String {
+    value.map_or_else(|| "–".to_owned(), format)
+}
+
+/// 12345 as "12,345".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
 }
 
 /// The `href` of the element with `id` on the demo's consent page.

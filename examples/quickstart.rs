@@ -1,6 +1,6 @@
 //! Quickstart: onboard (or log in), create an application and an API key, create a user, mint
-//! an SDK token for them, push HealthKit samples as their phone would, and list users page by
-//! page.
+//! an SDK token for them, push HealthKit samples as their phone would, read them back, and list
+//! users page by page.
 //!
 //! Start a server with the README's first command, then:
 //!
@@ -12,6 +12,7 @@
 //! defaults.
 
 use futures::TryStreamExt;
+use chrono_tz::Tz;
 use owl::{Client, Code, pb};
 
 #[tokio::main]
@@ -54,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .await?;
     println!(
-        "application: {} (api key {}…, shown once)",
+        "application: {} (API key {}…; the whole key is shown only once)",
         application.name, key.key_prefix
     );
 
@@ -143,6 +144,30 @@ async fn main() -> anyhow::Result<()> {
     );
     assert_eq!(pushed.accepted, 3, "{pushed:?}");
 
+    // The backend reads them back, in the user's time zone, in owl's canonical units.
+    let zone: Tz = user.time_zone.parse().unwrap_or(Tz::UTC);
+    let stored = backend
+        .list_samples(pb::ListSamplesRequest {
+            parent: user.name.clone(),
+            series_types: vec!["heart_rate".into(), "steps".into()],
+            ..Default::default()
+        })
+        .await?;
+    println!("stored for the user (times in {}):", zone.name());
+    for series in &stored.series {
+        for (time, value) in series.times.iter().zip(&series.values) {
+            let at = chrono::DateTime::from_timestamp_millis(*time)
+                .unwrap_or_default()
+                .with_timezone(&zone);
+            println!(
+                "  {}  {:<10} {value} {}",
+                at.format("%Y-%m-%d %H:%M:%S"),
+                series.series_type,
+                series.unit
+            );
+        }
+    }
+
     // An SDK token reaches only its own user.
     let others = phone.list_users(pb::ListUsersRequest::default()).await;
     assert_eq!(
@@ -158,5 +183,6 @@ async fn main() -> anyhow::Result<()> {
         .try_collect()
         .await?;
     println!("the application has {} user(s)", users.len());
+    println!("quickstart: 1 passed, 0 failed");
     Ok(())
 }
