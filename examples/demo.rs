@@ -124,7 +124,10 @@ async fn main() -> anyhow::Result<()> {
         "sync failed: {}",
         run.error
     );
-    println!("synced {} items from the demo wearable", run.items_processed);
+    println!(
+        "synced {} items from the demo wearable",
+        run.items_processed
+    );
 
     // 4. The backend reads heart rate by the hour and the daily summaries.
     let zone: Tz = user.time_zone.parse().unwrap_or(Tz::UTC);
@@ -188,7 +191,10 @@ async fn main() -> anyhow::Result<()> {
             "  {:<12} {:>7} {:>9} {:>10} {:>12} {:>11}",
             date,
             or_dash(activity.steps, |s| thousands(s.round() as i64)),
-            or_dash(activity.distance_meters, |m| format!("{:.1} km", m / 1000.0)),
+            or_dash(activity.distance_meters, |m| format!(
+                "{:.1} km",
+                m / 1000.0
+            )),
             or_dash(activity.active_energy_kcal, |k| format!("{k:.0} kcal")),
             or_dash(sleep.asleep_seconds, |s| format!(
                 "{} h {:02} min",

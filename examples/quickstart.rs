@@ -11,8 +11,8 @@
 //! `OWL_URL` (default `http://127.0.0.1:8000`), `OWL_EMAIL` and `OWL_PASSWORD` override the
 //! defaults.
 
-use futures::TryStreamExt;
 use chrono_tz::Tz;
+use futures::TryStreamExt;
 use owl::{Client, Code, pb};
 
 #[tokio::main]
