@@ -182,9 +182,9 @@ async fn main() -> anyhow::Result<()> {
         "date", "steps", "distance", "active", "asleep", "resting HR"
     );
     for day in &days {
-        let activity = day.activity.clone().unwrap_or_default();
+        let activity = day.activity.unwrap_or_default();
         let sleep = day.sleep.clone().unwrap_or_default();
-        let recovery = day.recovery.clone().unwrap_or_default();
+        let recovery = day.recovery.unwrap_or_default();
         let date = chrono::NaiveDate::parse_from_str(&day.date, "%Y-%m-%d")
             .map_or(day.date.clone(), |d| d.format("%a %-d %b").to_string());
         println!(
@@ -225,7 +225,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
