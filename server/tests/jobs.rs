@@ -763,6 +763,7 @@ impl Handler for Ingest {
                     zone_offsets: vec![3600; times.len()],
                     times,
                     values,
+                    durations: vec![],
                 }],
             })
             .await?;

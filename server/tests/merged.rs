@@ -37,6 +37,7 @@ fn steps(
         values: vec![per_minute; times.len()],
         zone_offsets: vec![0; times.len()],
         times,
+        durations: vec![],
     }
 }
 

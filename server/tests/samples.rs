@@ -34,6 +34,7 @@ fn batch(series_type: &str, unit: &str, times: &[i64], values: &[f64]) -> pb::Sa
         times: times.to_vec(),
         values: values.to_vec(),
         zone_offsets: vec![3600; times.len()],
+        durations: vec![],
     }
 }
 
@@ -288,6 +289,7 @@ fn half_hourly_steps(from: i64, to: i64) -> pb::SampleBatch {
         times,
         values,
         zone_offsets: vec![],
+        durations: vec![],
     }
 }
 

@@ -548,6 +548,7 @@ async fn deleting_an_application_removes_its_users_samples() {
         times: (0..n).map(|i| 1_700_000_000_000 + i * 60_000).collect(),
         values: vec![60.0; n as usize],
         zone_offsets: vec![],
+        durations: vec![],
     };
     for (client, n) in [(&backend, 5), (&other, 3)] {
         let user = server.user(client, "u").await;

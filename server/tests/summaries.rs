@@ -42,6 +42,7 @@ fn series(
         zone_offsets: vec![3600; times.len()],
         times,
         values,
+        durations: vec![],
     }
 }
 
@@ -80,12 +81,12 @@ async fn a_day_summarises_merged_activity_sleep_body_and_recovery() {
             minutes(0, 1),
             vec![61.0],
         ),
-        // Weighed two days before: carried forward.
+        // Weighed two days before: carried forward; weighed again the next day.
         series(
             phone(),
             "weight",
-            vec![morning - 2 * 86_400_000],
-            vec![72.5],
+            vec![morning - 2 * 86_400_000, morning + 86_400_000],
+            vec![72.5, 71.9],
         ),
     ];
     backend
@@ -155,10 +156,10 @@ async fn a_day_summarises_merged_activity_sleep_body_and_recovery() {
         .collect();
     assert_eq!(
         dates,
-        ["2026-11-19", "2026-11-20", "2026-11-21"],
-        "the weight carries forward into every day"
+        ["2026-11-20", "2026-11-21"],
+        "the 19th holds only a weight carried forward: no data, left out"
     );
-    let day = &response.daily_summaries[1];
+    let day = &response.daily_summaries[0];
     let activity = day.activity.as_ref().unwrap();
     assert_eq!(
         activity.steps,
@@ -204,9 +205,10 @@ async fn a_day_summarises_merged_activity_sleep_body_and_recovery() {
         (recovery.resting_heart_rate, recovery.hrv_sdnn_ms),
         (Some(52.0), Some(61.0))
     );
-    let quiet = &response.daily_summaries[2];
-    assert_eq!(quiet.activity.as_ref().unwrap().steps, None);
-    assert!(quiet.sleep.is_none());
+    let weighed = &response.daily_summaries[1];
+    assert_eq!(weighed.activity.as_ref().unwrap().steps, None);
+    assert!(weighed.sleep.is_none());
+    assert_eq!(weighed.body.as_ref().unwrap().weight_kg, Some(71.9));
 }
 
 #[tokio::test]

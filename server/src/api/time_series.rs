@@ -135,6 +135,7 @@ fn raw_batches(batches: Vec<pb::SampleBatch>) -> Vec<RawBatch> {
             times: b.times,
             values: b.values,
             zone_offsets: b.zone_offsets,
+            durations: b.durations,
         })
         .collect()
 }
@@ -283,10 +284,18 @@ impl TimeSeriesService for TimeSeriesApi {
                 let mut times = Vec::with_capacity(run.samples.len());
                 let mut values = Vec::with_capacity(run.samples.len());
                 let mut zone_offsets = Vec::with_capacity(run.samples.len());
+                // Empty when the whole series is instantaneous.
+                let mut durations = Vec::new();
+                if run.samples.iter().any(|s| s.duration_ms != 0) {
+                    durations.reserve(run.samples.len());
+                }
                 for s in run.samples {
                     times.push(s.time);
                     values.push(s.value);
                     zone_offsets.push(s.zone_offset);
+                    if durations.capacity() > 0 {
+                        durations.push(i64::from(s.duration_ms));
+                    }
                 }
                 let kind = series_type_by_id(run.series_type_id);
                 pb::SampleSeries {
@@ -296,6 +305,7 @@ impl TimeSeriesService for TimeSeriesApi {
                     times,
                     values,
                     zone_offsets,
+                    durations,
                 }
             })
             .collect();

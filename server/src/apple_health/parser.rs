@@ -372,6 +372,16 @@ impl<R: BufRead> Parser<R> {
                     self.skip(b, &format!("absurd_value:{}", clip(name)));
                     return Ok(());
                 }
+                // HealthKit samples are intervals: a step count from startDate to endDate;
+                // instantaneous measures have endDate = startDate (or none).
+                let duration = match parse_date(end) {
+                    None => 0,
+                    Some(finish) => finish.ms - begin.ms,
+                };
+                if !(0..=DAY_MS).contains(&duration) {
+                    self.skip(b, &format!("invalid_interval:{}", clip(name)));
+                    return Ok(());
+                }
                 let Some(source) = self.source(source_name, device, manual, e, at)? else {
                     self.skip(b, "too_many_sources");
                     return Ok(());
@@ -389,6 +399,7 @@ impl<R: BufRead> Parser<R> {
                 batch.times.push(begin.ms);
                 batch.values.push(converted);
                 batch.zone_offsets.push(begin.offset);
+                batch.durations.push(duration);
             }
             Resolved::Sleep | Resolved::Workout(_) => {
                 let Some(finish) = parse_date(end) else {

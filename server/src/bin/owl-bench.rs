@@ -98,6 +98,7 @@ fn series_messages(
                     zone_offsets: vec![3600; n as usize],
                     times,
                     values,
+                    durations: vec![],
                 }],
             }
         })

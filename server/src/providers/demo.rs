@@ -199,6 +199,12 @@ pub fn generate(account: &str, start: i64, end: i64) -> Fetched {
         series_type: series_type.into(),
         unit: unit.into(),
         zone_offsets: vec![OFFSET_S; times.len()],
+        // Steps are counted per minute; heart rate is a reading at an instant.
+        durations: if series_type == "steps" {
+            vec![MINUTE; times.len()]
+        } else {
+            Vec::new()
+        },
         times,
         values,
     };

@@ -25,21 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13owl/v1/health.proto\x12\x06owl.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\nSeriesType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\x05\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12.\n\x11\x64\x61ily_aggregation\x18\x05 \x01(\x0e\x32\x13.owl.v1.Aggregation\x12\r\n\x05loinc\x18\x06 \x01(\t\")\n\x0bWorkoutType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\xf7\x01\n\nDataSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65vice_model\x18\x03 \x01(\t\x12\'\n\x0b\x64\x65vice_type\x18\x04 \x01(\x0e\x32\x12.owl.v1.DeviceType\x12\x10\n\x08\x61pp_name\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmanufacturer\x18\x07 \x01(\t\x12\x31\n\x10recording_method\x18\x08 \x01(\x0e\x32\x17.owl.v1.RecordingMethod\"\xbe\x01\n\x10SourceDescriptor\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65vice_model\x18\x02 \x01(\t\x12\'\n\x0b\x64\x65vice_type\x18\x03 \x01(\x0e\x32\x12.owl.v1.DeviceType\x12\x10\n\x08\x61pp_name\x18\x04 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x05 \x01(\t\x12\x31\n\x10recording_method\x18\x06 \x01(\x0e\x32\x17.owl.v1.RecordingMethod\"\x8f\x01\n\x0bSampleBatch\x12(\n\x06source\x18\x01 \x01(\x0b\x32\x18.owl.v1.SourceDescriptor\x12\x13\n\x0bseries_type\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\r\n\x05times\x18\x04 \x03(\x03\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x14\n\x0czone_offsets\x18\x06 \x03(\x05\"{\n\x0cSampleSeries\x12\x13\n\x0bseries_type\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61ta_source\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\r\n\x05times\x18\x04 \x03(\x03\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x14\n\x0czone_offsets\x18\x06 \x03(\x05\"@\n\nWriteStats\x12\x10\n\x08inserted\x18\x01 \x01(\x03\x12\x0f\n\x07updated\x18\x02 \x01(\x03\x12\x0f\n\x07skipped\x18\x03 \x01(\x03\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0eSourcePriority\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tproviders\x18\x02 \x03(\t\x12(\n\x0c\x64\x65vice_types\x18\x03 \x03(\x0e\x32\x12.owl.v1.DeviceType\x12\x1a\n\x12\x64\x65ployment_default\x18\x04 \x01(\x08*\x94\x01\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x13\n\x0f\x41GGREGATION_AVG\x10\x02\x12\x13\n\x0f\x41GGREGATION_MIN\x10\x03\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x04\x12\x14\n\x10\x41GGREGATION_LAST\x10\x05*\xed\x01\n\nDeviceType\x12\x1b\n\x17\x44\x45VICE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45VICE_TYPE_PHONE\x10\x01\x12\x15\n\x11\x44\x45VICE_TYPE_WATCH\x10\x02\x12\x14\n\x10\x44\x45VICE_TYPE_RING\x10\x03\x12\x14\n\x10\x44\x45VICE_TYPE_BAND\x10\x04\x12\x15\n\x11\x44\x45VICE_TYPE_SCALE\x10\x05\x12\x1b\n\x17\x44\x45VICE_TYPE_CHEST_STRAP\x10\x06\x12\x1d\n\x19\x44\x45VICE_TYPE_BIKE_COMPUTER\x10\x07\x12\x15\n\x11\x44\x45VICE_TYPE_OTHER\x10\x08*\xab\x01\n\x0fRecordingMethod\x12 \n\x1cRECORDING_METHOD_UNSPECIFIED\x10\x00\x12+\n\'RECORDING_METHOD_AUTOMATICALLY_RECORDED\x10\x01\x12&\n\"RECORDING_METHOD_ACTIVELY_RECORDED\x10\x02\x12!\n\x1dRECORDING_METHOD_MANUAL_ENTRY\x10\x03*;\n\x04View\x12\x14\n\x10VIEW_UNSPECIFIED\x10\x00\x12\x0c\n\x08VIEW_RAW\x10\x01\x12\x0f\n\x0bVIEW_MERGED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13owl/v1/health.proto\x12\x06owl.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\nSeriesType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\n\n\x02id\x18\x03 \x01(\x05\x12\x0c\n\x04unit\x18\x04 \x01(\t\x12.\n\x11\x64\x61ily_aggregation\x18\x05 \x01(\x0e\x32\x13.owl.v1.Aggregation\x12\r\n\x05loinc\x18\x06 \x01(\t\")\n\x0bWorkoutType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"\xf7\x01\n\nDataSource\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x14\n\x0c\x64\x65vice_model\x18\x03 \x01(\t\x12\'\n\x0b\x64\x65vice_type\x18\x04 \x01(\x0e\x32\x12.owl.v1.DeviceType\x12\x10\n\x08\x61pp_name\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmanufacturer\x18\x07 \x01(\t\x12\x31\n\x10recording_method\x18\x08 \x01(\x0e\x32\x17.owl.v1.RecordingMethod\"\xbe\x01\n\x10SourceDescriptor\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65vice_model\x18\x02 \x01(\t\x12\'\n\x0b\x64\x65vice_type\x18\x03 \x01(\x0e\x32\x12.owl.v1.DeviceType\x12\x10\n\x08\x61pp_name\x18\x04 \x01(\t\x12\x14\n\x0cmanufacturer\x18\x05 \x01(\t\x12\x31\n\x10recording_method\x18\x06 \x01(\x0e\x32\x17.owl.v1.RecordingMethod\"\xa2\x01\n\x0bSampleBatch\x12(\n\x06source\x18\x01 \x01(\x0b\x32\x18.owl.v1.SourceDescriptor\x12\x13\n\x0bseries_type\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\r\n\x05times\x18\x04 \x03(\x03\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x14\n\x0czone_offsets\x18\x06 \x03(\x05\x12\x11\n\tdurations\x18\x07 \x03(\x03\"\x8e\x01\n\x0cSampleSeries\x12\x13\n\x0bseries_type\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x61ta_source\x18\x02 \x01(\t\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\r\n\x05times\x18\x04 \x03(\x03\x12\x0e\n\x06values\x18\x05 \x03(\x01\x12\x14\n\x0czone_offsets\x18\x06 \x03(\x05\x12\x11\n\tdurations\x18\x07 \x03(\x03\"@\n\nWriteStats\x12\x10\n\x08inserted\x18\x01 \x01(\x03\x12\x0f\n\x07updated\x18\x02 \x01(\x03\x12\x0f\n\x07skipped\x18\x03 \x01(\x03\"i\n\tTimeRange\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0eSourcePriority\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tproviders\x18\x02 \x03(\t\x12(\n\x0c\x64\x65vice_types\x18\x03 \x03(\x0e\x32\x12.owl.v1.DeviceType\x12\x1a\n\x12\x64\x65ployment_default\x18\x04 \x01(\x08*\x94\x01\n\x0b\x41ggregation\x12\x1b\n\x17\x41GGREGATION_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GGREGATION_SUM\x10\x01\x12\x13\n\x0f\x41GGREGATION_AVG\x10\x02\x12\x13\n\x0f\x41GGREGATION_MIN\x10\x03\x12\x13\n\x0f\x41GGREGATION_MAX\x10\x04\x12\x14\n\x10\x41GGREGATION_LAST\x10\x05*\xed\x01\n\nDeviceType\x12\x1b\n\x17\x44\x45VICE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45VICE_TYPE_PHONE\x10\x01\x12\x15\n\x11\x44\x45VICE_TYPE_WATCH\x10\x02\x12\x14\n\x10\x44\x45VICE_TYPE_RING\x10\x03\x12\x14\n\x10\x44\x45VICE_TYPE_BAND\x10\x04\x12\x15\n\x11\x44\x45VICE_TYPE_SCALE\x10\x05\x12\x1b\n\x17\x44\x45VICE_TYPE_CHEST_STRAP\x10\x06\x12\x1d\n\x19\x44\x45VICE_TYPE_BIKE_COMPUTER\x10\x07\x12\x15\n\x11\x44\x45VICE_TYPE_OTHER\x10\x08*\xab\x01\n\x0fRecordingMethod\x12 \n\x1cRECORDING_METHOD_UNSPECIFIED\x10\x00\x12+\n\'RECORDING_METHOD_AUTOMATICALLY_RECORDED\x10\x01\x12&\n\"RECORDING_METHOD_ACTIVELY_RECORDED\x10\x02\x12!\n\x1dRECORDING_METHOD_MANUAL_ENTRY\x10\x03*;\n\x04View\x12\x14\n\x10VIEW_UNSPECIFIED\x10\x00\x12\x0c\n\x08VIEW_RAW\x10\x01\x12\x0f\n\x0bVIEW_MERGED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'owl.v1.health_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AGGREGATION']._serialized_start=1248
-  _globals['_AGGREGATION']._serialized_end=1396
-  _globals['_DEVICETYPE']._serialized_start=1399
-  _globals['_DEVICETYPE']._serialized_end=1636
-  _globals['_RECORDINGMETHOD']._serialized_start=1639
-  _globals['_RECORDINGMETHOD']._serialized_end=1810
-  _globals['_VIEW']._serialized_start=1812
-  _globals['_VIEW']._serialized_end=1871
+  _globals['_AGGREGATION']._serialized_start=1287
+  _globals['_AGGREGATION']._serialized_end=1435
+  _globals['_DEVICETYPE']._serialized_start=1438
+  _globals['_DEVICETYPE']._serialized_end=1675
+  _globals['_RECORDINGMETHOD']._serialized_start=1678
+  _globals['_RECORDINGMETHOD']._serialized_end=1849
+  _globals['_VIEW']._serialized_start=1851
+  _globals['_VIEW']._serialized_end=1910
   _globals['_SERIESTYPE']._serialized_start=65
   _globals['_SERIESTYPE']._serialized_end=194
   _globals['_WORKOUTTYPE']._serialized_start=196
@@ -49,13 +49,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOURCEDESCRIPTOR']._serialized_start=490
   _globals['_SOURCEDESCRIPTOR']._serialized_end=680
   _globals['_SAMPLEBATCH']._serialized_start=683
-  _globals['_SAMPLEBATCH']._serialized_end=826
-  _globals['_SAMPLESERIES']._serialized_start=828
-  _globals['_SAMPLESERIES']._serialized_end=951
-  _globals['_WRITESTATS']._serialized_start=953
-  _globals['_WRITESTATS']._serialized_end=1017
-  _globals['_TIMERANGE']._serialized_start=1019
-  _globals['_TIMERANGE']._serialized_end=1124
-  _globals['_SOURCEPRIORITY']._serialized_start=1126
-  _globals['_SOURCEPRIORITY']._serialized_end=1245
+  _globals['_SAMPLEBATCH']._serialized_end=845
+  _globals['_SAMPLESERIES']._serialized_start=848
+  _globals['_SAMPLESERIES']._serialized_end=990
+  _globals['_WRITESTATS']._serialized_start=992
+  _globals['_WRITESTATS']._serialized_end=1056
+  _globals['_TIMERANGE']._serialized_start=1058
+  _globals['_TIMERANGE']._serialized_end=1163
+  _globals['_SOURCEPRIORITY']._serialized_start=1165
+  _globals['_SOURCEPRIORITY']._serialized_end=1284
 # @@protoc_insertion_point(module_scope)

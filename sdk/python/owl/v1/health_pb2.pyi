@@ -127,36 +127,40 @@ class SourceDescriptor(_message.Message):
     def __init__(self, provider: _Optional[str] = ..., device_model: _Optional[str] = ..., device_type: _Optional[_Union[DeviceType, str]] = ..., app_name: _Optional[str] = ..., manufacturer: _Optional[str] = ..., recording_method: _Optional[_Union[RecordingMethod, str]] = ...) -> None: ...
 
 class SampleBatch(_message.Message):
-    __slots__ = ("source", "series_type", "unit", "times", "values", "zone_offsets")
+    __slots__ = ("source", "series_type", "unit", "times", "values", "zone_offsets", "durations")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SERIES_TYPE_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     TIMES_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     ZONE_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    DURATIONS_FIELD_NUMBER: _ClassVar[int]
     source: SourceDescriptor
     series_type: str
     unit: str
     times: _containers.RepeatedScalarFieldContainer[int]
     values: _containers.RepeatedScalarFieldContainer[float]
     zone_offsets: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, source: _Optional[_Union[SourceDescriptor, _Mapping]] = ..., series_type: _Optional[str] = ..., unit: _Optional[str] = ..., times: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., zone_offsets: _Optional[_Iterable[int]] = ...) -> None: ...
+    durations: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, source: _Optional[_Union[SourceDescriptor, _Mapping]] = ..., series_type: _Optional[str] = ..., unit: _Optional[str] = ..., times: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., zone_offsets: _Optional[_Iterable[int]] = ..., durations: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class SampleSeries(_message.Message):
-    __slots__ = ("series_type", "data_source", "unit", "times", "values", "zone_offsets")
+    __slots__ = ("series_type", "data_source", "unit", "times", "values", "zone_offsets", "durations")
     SERIES_TYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_SOURCE_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     TIMES_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     ZONE_OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    DURATIONS_FIELD_NUMBER: _ClassVar[int]
     series_type: str
     data_source: str
     unit: str
     times: _containers.RepeatedScalarFieldContainer[int]
     values: _containers.RepeatedScalarFieldContainer[float]
     zone_offsets: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, series_type: _Optional[str] = ..., data_source: _Optional[str] = ..., unit: _Optional[str] = ..., times: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., zone_offsets: _Optional[_Iterable[int]] = ...) -> None: ...
+    durations: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, series_type: _Optional[str] = ..., data_source: _Optional[str] = ..., unit: _Optional[str] = ..., times: _Optional[_Iterable[int]] = ..., values: _Optional[_Iterable[float]] = ..., zone_offsets: _Optional[_Iterable[int]] = ..., durations: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class WriteStats(_message.Message):
     __slots__ = ("inserted", "updated", "skipped")

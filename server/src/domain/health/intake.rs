@@ -5,7 +5,7 @@ use chrono::{Offset, TimeZone};
 
 use super::catalog::{Aggregation, SeriesType, series_type};
 use super::units::to_canonical;
-use super::{Sample, SeriesBatch, SourceKey};
+use super::{MAX_DURATION_MS, Sample, SeriesBatch, SourceKey};
 use crate::domain::error::{Error, Result};
 use crate::domain::validate::Violations;
 
@@ -28,6 +28,17 @@ pub struct RawBatch {
     pub times: Vec<i64>,
     pub values: Vec<f64>,
     pub zone_offsets: Vec<i32>,
+    /// Each sample's length in milliseconds (end minus start), or empty: all instantaneous.
+    pub durations: Vec<i64>,
+}
+
+/// A sample's duration in ms, when it is one a sample may have (0 to a day).
+pub fn duration_ok(duration_ms: i64) -> Option<i32> {
+    if (0..=MAX_DURATION_MS).contains(&duration_ms) {
+        i32::try_from(duration_ms).ok()
+    } else {
+        None
+    }
 }
 
 /// Validates a source descriptor.
@@ -177,6 +188,14 @@ pub fn validate_batches(
             );
             continue;
         }
+        if !batch.durations.is_empty() && batch.durations.len() != batch.times.len() {
+            add(
+                &mut v,
+                format!("{at}.durations"),
+                "must be empty or have one duration per time",
+            );
+            continue;
+        }
         let counts = kind.is_some_and(|k| k.aggregation == Aggregation::Sum);
         let mut samples = Vec::with_capacity(batch.times.len());
         for (j, (&time, &value)) in batch.times.iter().zip(&batch.values).enumerate() {
@@ -199,10 +218,20 @@ pub fn validate_batches(
                 Some(&o) => o,
                 None => offsets.at(time),
             };
+            let duration = batch.durations.get(j).copied().unwrap_or(0);
+            let duration_ms = duration_ok(duration).unwrap_or_else(|| {
+                add(
+                    &mut v,
+                    format!("{at}.durations[{j}]"),
+                    "must be 0 to 86400000 milliseconds (a day)",
+                );
+                0
+            });
             samples.push(Sample {
                 time,
                 value: converted,
                 zone_offset,
+                duration_ms,
             });
         }
         if let Some(k) = kind {
@@ -269,7 +298,8 @@ pub fn sanitize_batches(
         }
         let offsets_ok =
             batch.zone_offsets.is_empty() || batch.zone_offsets.len() == batch.times.len();
-        if batch.values.len() != batch.times.len() || !offsets_ok {
+        let durations_ok = batch.durations.is_empty() || batch.durations.len() == batch.times.len();
+        if batch.values.len() != batch.times.len() || !offsets_ok || !durations_ok {
             dropped.add("invalid_value", n);
             continue;
         }
@@ -297,10 +327,16 @@ pub fn sanitize_batches(
                 Some(&o) => o,
                 None => offsets.at(time),
             };
+            let Some(duration_ms) = duration_ok(batch.durations.get(j).copied().unwrap_or(0))
+            else {
+                dropped.add("invalid_time", 1);
+                continue;
+            };
             samples.push(Sample {
                 time,
                 value: converted,
                 zone_offset,
+                duration_ms,
             });
         }
         samples.sort_by_key(|s| s.time);

@@ -80,15 +80,41 @@ pub struct DataSource {
     pub created_at: DateTime<Utc>,
 }
 
-/// One sample in canonical units.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One sample in canonical units: a value at an instant, or over the interval
+/// [time, time + duration_ms) (a step count from 10:00 to 10:07).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Sample {
-    /// UNIX milliseconds, UTC.
+    /// Start, UNIX milliseconds, UTC.
     pub time: i64,
     pub value: f64,
     /// Offset of local time from UTC where it was recorded, seconds.
     pub zone_offset: i32,
+    /// Length of the interval the value covers, milliseconds; 0 for an instantaneous measure.
+    /// At most [`MAX_DURATION_MS`].
+    pub duration_ms: i32,
 }
+
+impl Sample {
+    /// An instantaneous sample.
+    pub fn at(time: i64, value: f64, zone_offset: i32) -> Self {
+        Sample {
+            time,
+            value,
+            zone_offset,
+            duration_ms: 0,
+        }
+    }
+
+    /// The end of the interval, UNIX ms (the start for an instantaneous sample).
+    pub fn end(&self) -> i64 {
+        self.time + i64::from(self.duration_ms)
+    }
+}
+
+/// Longest interval one sample may cover: a day (a device's daily total). A sample never
+/// reaches past the day after the one it starts in, so the merged view compares each stored day
+/// with its two neighbours only.
+pub const MAX_DURATION_MS: i64 = 86_400_000;
 
 /// Validated samples of one series type from one source.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,9 @@ use uuid::Uuid;
 
 use super::catalog::{Aggregation, SeriesType, series_type};
 use super::events::{EventBody, NewEvent, WorkoutDetails, WriteMode, validate_events};
-use super::intake::{OffsetRule, check_source, offset_ok, time_problem, value_problem};
+use super::intake::{
+    OffsetRule, check_source, duration_ok, offset_ok, time_problem, value_problem,
+};
 use super::samples::Samples;
 use super::sleep::{Sleep, SleepPhase};
 use super::units::{ToCanonical, to_canonical};
@@ -402,6 +404,15 @@ fn check(
             );
             continue;
         }
+        let Some(duration_ms) = duration_ok(s.end.map_or(0, |end| end - start)) else {
+            reject(
+                rejected,
+                "end_time",
+                RejectReason::InvalidTime,
+                "must be at most a day after start_time",
+            );
+            continue;
+        };
         let converted = mapping.conversion.apply(s.value);
         let counts = mapping.series.aggregation == Aggregation::Sum;
         if let Some(problem) = value_problem(s.value, converted, counts) {
@@ -440,6 +451,7 @@ fn check(
                 time: start,
                 value: converted,
                 zone_offset,
+                duration_ms,
             });
     }
     for (i, w) in batch.workouts.into_iter().enumerate() {

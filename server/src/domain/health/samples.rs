@@ -91,7 +91,9 @@ fn series_type_ids(codes: &[String], field: &str, v: &mut Violations) -> Vec<i32
         .iter()
         .enumerate()
         .filter_map(|(i, code)| {
-            let found = series_type(code).map(|t| t.id);
+            // The bare code or the resource name `ListSeriesTypes` returns.
+            let bare = code.strip_prefix("seriesTypes/").unwrap_or(code);
+            let found = series_type(bare).map(|t| t.id);
             if found.is_none() {
                 v.add(
                     format!("{field}[{i}]"),

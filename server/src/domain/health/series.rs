@@ -1,12 +1,26 @@
-//! Pure operations on decoded samples: the merged view's choice of one source per minute, and
-//! the accumulation of samples into aggregate buckets. The store feeds them what it reads; they
-//! do no IO.
+//! Pure operations on decoded samples: the merged view's coverage rule, which counts each moment
+//! once across sources, and the accumulation of samples into aggregate buckets. The store feeds
+//! them what it reads; they do no IO.
+//!
+//! The merged view, per series type: sources are ranked (the user's priority); a source covers
+//! the union of its samples' spans, where a sample's span is its interval [start, end), or for an
+//! instantaneous sample its clock minute. A sample of a lower-ranked source is measured against
+//! the union of every better-ranked source's spans:
+//! - a cumulative sample (steps, distance, energy …) with an interval contributes only its parts
+//!   outside that union, each with its share of the value by length (a 10-minute phone record
+//!   half covered by the watch contributes half its steps, as the uncovered five minutes);
+//! - any other sample (an instantaneous measure, an average over an interval) is kept whole
+//!   where its span is uncovered and dropped where a better source has data in it: the minute
+//!   rule for instants.
+//!
+//! A source never covers itself: its own overlapping samples all count. Each sample or piece
+//! counts in the bucket of its start, in the raw view as in the merged one.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use super::{BucketWidth, Sample};
 
-/// The interval within which the merged view picks one source.
+/// The span an instantaneous sample covers: its clock minute.
 pub const MINUTE_MS: i64 = 60_000;
 const DAY_MS: i64 = 86_400_000;
 
@@ -14,27 +28,159 @@ fn minute(time: i64) -> i64 {
     time.div_euclid(MINUTE_MS)
 }
 
-/// Per minute, the samples of the best-ranked source (lowest rank) that has data in it, so that
-/// overlapping sources count once and gaps fill from the others. `sources` holds each source's
-/// rank and its samples in time order; the result is in time order.
-pub fn merge_minutes(mut sources: Vec<(i32, Vec<Sample>)>) -> Vec<Sample> {
-    if sources.len() <= 1 {
+/// What a sample covers: its interval, or an instantaneous sample's clock minute.
+fn span(s: &Sample) -> (i64, i64) {
+    if s.duration_ms > 0 {
+        (s.time, s.end())
+    } else {
+        let start = minute(s.time) * MINUTE_MS;
+        (start, start + MINUTE_MS)
+    }
+}
+
+/// A union of half-open intervals, sorted and disjoint.
+#[derive(Debug, Default)]
+struct Coverage {
+    spans: Vec<(i64, i64)>,
+}
+
+impl Coverage {
+    fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Adds the spans of `samples`.
+    fn add(&mut self, samples: &[Sample]) {
+        if samples.is_empty() {
+            return;
+        }
+        self.spans.extend(samples.iter().map(span));
+        self.spans.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.spans.len());
+        for &(a, b) in &self.spans {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.spans = merged;
+    }
+
+    /// The index of the first span that ends after `a`.
+    fn first_after(&self, a: i64) -> usize {
+        self.spans.partition_point(|&(_, end)| end <= a)
+    }
+
+    /// Whether any part of [a, b) is covered.
+    fn touches(&self, a: i64, b: i64) -> bool {
+        self.spans
+            .get(self.first_after(a))
+            .is_some_and(|&(start, _)| start < b)
+    }
+
+    /// The parts of [a, b) outside the union, in order.
+    fn uncovered(&self, a: i64, b: i64, out: &mut Vec<(i64, i64)>) {
+        out.clear();
+        let mut from = a;
+        for &(start, end) in &self.spans[self.first_after(a)..] {
+            if start >= b {
+                break;
+            }
+            if start > from {
+                out.push((from, start));
+            }
+            from = from.max(end);
+            if from >= b {
+                return;
+            }
+        }
+        if from < b {
+            out.push((from, b));
+        }
+    }
+}
+
+/// The merged view of one series type over one stretch of time (a stored day). `sources` holds
+/// each source's rank (lower wins) and its samples to merge, in time order; `context` holds
+/// samples just outside the stretch (the neighbouring days, or outside the query's range) that
+/// cover but are not returned. `cumulative` for series that sum. The result is in time order.
+pub fn merge_covered(
+    mut sources: Vec<(i32, Vec<Sample>)>,
+    context: &[(i32, &[Sample])],
+    cumulative: bool,
+) -> Vec<Sample> {
+    sources.retain(|(_, samples)| !samples.is_empty());
+    sources.sort_by_key(|(rank, _)| *rank);
+    let Some(best) = sources.first().map(|(rank, _)| *rank) else {
+        return Vec::new();
+    };
+    let mut context: Vec<(i32, &[Sample])> = context
+        .iter()
+        .filter(|(rank, samples)| *rank < sources[sources.len() - 1].0 && !samples.is_empty())
+        .copied()
+        .collect();
+    if sources.len() == 1 && context.iter().all(|(rank, _)| *rank >= best) {
         return sources.pop().map(|(_, s)| s).unwrap_or_default();
     }
-    sources.sort_by_key(|(rank, _)| *rank);
-    let mut claimed: HashSet<i64> = HashSet::new();
+    context.sort_by_key(|(rank, _)| *rank);
+    let mut context = context.into_iter().peekable();
+    let mut covered = Coverage::default();
+    let mut pieces = Vec::new();
     let mut out: Vec<Sample> = Vec::new();
-    for (_, samples) in sources {
-        out.extend(
-            samples
+    for (i, (rank, samples)) in sources.iter().enumerate() {
+        // Everything ranked better covers: the sources before this one (each added once the
+        // rank changes, so that equal ranks do not cover each other) and the context.
+        if i > 0 && sources[i - 1].0 < *rank {
+            for (_, earlier) in sources[..i]
                 .iter()
-                .filter(|s| !claimed.contains(&minute(s.time))),
-        );
-        // Claimed only after the filter: a source keeps all of its own samples in a minute.
-        claimed.extend(samples.iter().map(|s| minute(s.time)));
+                .rev()
+                .take_while(|(r, _)| *r == sources[i - 1].0)
+            {
+                covered.add(earlier);
+            }
+        }
+        while let Some((_, ctx)) = context.next_if(|(r, _)| r < rank) {
+            covered.add(ctx);
+        }
+        for s in samples {
+            keep_uncovered(s, &covered, cumulative, &mut pieces, &mut out);
+        }
     }
-    out.sort_unstable_by_key(|s| s.time);
+    out.sort_by_key(|s| s.time);
     out
+}
+
+/// Appends what of `s` the `covered` union leaves: the uncovered pieces of a cumulative interval
+/// with their share of the value, or the whole sample when its span is untouched.
+fn keep_uncovered(
+    s: &Sample,
+    covered: &Coverage,
+    cumulative: bool,
+    pieces: &mut Vec<(i64, i64)>,
+    out: &mut Vec<Sample>,
+) {
+    if covered.is_empty() {
+        out.push(*s);
+    } else if cumulative && s.duration_ms > 0 {
+        covered.uncovered(s.time, s.end(), pieces);
+        if pieces.as_slice() == [(s.time, s.end())] {
+            out.push(*s);
+            return;
+        }
+        let length = f64::from(s.duration_ms);
+        out.extend(pieces.iter().map(|&(a, b)| Sample {
+            time: a,
+            value: s.value * (b - a) as f64 / length,
+            zone_offset: s.zone_offset,
+            // A piece is shorter than its sample, whose duration fits an i32.
+            duration_ms: (b - a) as i32,
+        }));
+    } else {
+        let (a, b) = span(s);
+        if !covered.touches(a, b) {
+            out.push(*s);
+        }
+    }
 }
 
 /// The bucket of a sample: the start of a fixed-width interval (UNIX ms), or the local day
@@ -149,18 +295,28 @@ mod tests {
     use super::*;
 
     fn s(time: i64, value: f64) -> Sample {
+        Sample::at(time, value, 0)
+    }
+
+    /// A sample over [start, start + minutes).
+    fn iv(start_min: i64, minutes: i64, value: f64) -> Sample {
         Sample {
-            time,
+            time: start_min * MINUTE_MS,
             value,
             zone_offset: 0,
+            duration_ms: (minutes * MINUTE_MS) as i32,
         }
+    }
+
+    fn total(samples: &[Sample]) -> f64 {
+        samples.iter().map(|s| s.value).sum()
     }
 
     #[test]
     fn the_best_source_wins_its_minutes_and_others_fill_the_gaps() {
         let watch = vec![s(0, 1.0), s(30_000, 2.0), s(120_000, 3.0)];
         let phone = vec![s(10_000, 9.0), s(60_000, 8.0), s(121_000, 7.0)];
-        let merged = merge_minutes(vec![(1, phone), (0, watch)]);
+        let merged = merge_covered(vec![(1, phone), (0, watch)], &[], false);
         let values: Vec<f64> = merged.iter().map(|s| s.value).collect();
         assert_eq!(values, vec![1.0, 2.0, 8.0, 3.0]);
     }
@@ -168,8 +324,60 @@ mod tests {
     #[test]
     fn one_source_is_returned_as_it_is() {
         let only = vec![s(0, 1.0), s(1, 2.0)];
-        assert_eq!(merge_minutes(vec![(5, only.clone())]), only);
-        assert!(merge_minutes(Vec::new()).is_empty());
+        assert_eq!(merge_covered(vec![(5, only.clone())], &[], true), only);
+        assert!(merge_covered(Vec::new(), &[], true).is_empty());
+    }
+
+    #[test]
+    fn cumulative_intervals_count_only_their_uncovered_parts() {
+        // Watch 10:00-10:10 1000 steps; phone 10:02-10:06 400 (inside: 0), 10:05-10:15 600
+        // (half outside: 300), 11:00-11:10 800 (outside: 800). By hand: 1000 + 300 + 800.
+        let watch = vec![iv(600, 10, 1000.0)];
+        let phone = vec![iv(602, 4, 400.0), iv(605, 10, 600.0), iv(660, 10, 800.0)];
+        let merged = merge_covered(vec![(1, phone.clone()), (0, watch)], &[], true);
+        assert_eq!(total(&merged), 2100.0);
+        let piece = merged.iter().find(|s| s.time == 610 * MINUTE_MS).unwrap();
+        assert_eq!((piece.value, piece.duration_ms), (300.0, 300_000));
+        // The phone's own overlapping records all count: a source never covers itself.
+        assert_eq!(total(&merge_covered(vec![(1, phone)], &[], true)), 1800.0);
+    }
+
+    #[test]
+    fn a_record_split_by_two_better_sources_keeps_each_gap() {
+        // Watch 10:00-10:02 and 10:04-10:06, ring (rank 1) 10:05-10:08; phone (rank 2)
+        // 10:00-10:10 100 steps: uncovered 10:02-10:04 and 10:08-10:10, 4 of 10 minutes = 40.
+        let watch = vec![iv(600, 2, 20.0), iv(604, 2, 20.0)];
+        let ring = vec![iv(605, 3, 30.0)];
+        let phone = vec![iv(600, 10, 100.0)];
+        let merged = merge_covered(vec![(2, phone), (1, ring), (0, watch)], &[], true);
+        // The ring keeps 10:06-10:08 (2 of 3 minutes, 20); the phone 40.
+        assert_eq!(total(&merged), 20.0 + 20.0 + 20.0 + 40.0);
+        assert_eq!(merged.len(), 5);
+    }
+
+    #[test]
+    fn context_covers_but_is_not_returned() {
+        // The watch's record that started yesterday 23:55-00:05 covers the phone's 00:00-00:10
+        // (half): the phone keeps 00:05-00:10.
+        let yesterday = [iv(-5, 10, 100.0)];
+        let phone = vec![iv(0, 10, 60.0)];
+        let merged = merge_covered(vec![(1, phone)], &[(0, &yesterday)], true);
+        assert_eq!(merged.len(), 1);
+        assert_eq!((merged[0].time, merged[0].value), (5 * MINUTE_MS, 30.0));
+        // Context of a worse or the same source does not cover.
+        let merged = merge_covered(vec![(0, vec![iv(0, 10, 60.0)])], &[(0, &yesterday)], true);
+        assert_eq!(total(&merged), 60.0);
+    }
+
+    #[test]
+    fn instants_lose_a_minute_an_interval_of_a_better_source_touches() {
+        // Heart rate: the watch's workout average 10:00-10:10; the phone's readings at 10:09:59
+        // (dropped) and 10:10:00 (kept).
+        let watch = vec![iv(600, 10, 120.0)];
+        let phone = vec![s(610 * MINUTE_MS - 1_000, 90.0), s(610 * MINUTE_MS, 91.0)];
+        let merged = merge_covered(vec![(1, phone), (0, watch)], &[], false);
+        let values: Vec<f64> = merged.iter().map(|s| s.value).collect();
+        assert_eq!(values, vec![120.0, 91.0]);
     }
 
     #[test]
@@ -178,6 +386,7 @@ mod tests {
             time: DAY_MS - 1_800_000, // 23:30 UTC on day 0
             value: 1.0,
             zone_offset: 3600,
+            duration_ms: 0,
         };
         assert_eq!(bucket_key(BucketWidth::Day, &late_in_warsaw), 1);
         // 1970-01-05 was a Monday (day 4): Sunday the 11th (day 10) is in its week, the

@@ -175,24 +175,27 @@ impl Summaries<'_> {
                 body.get(&id(code))
                     .and_then(|series| series.range(..=day).next_back().map(|(_, v)| *v))
             };
-            let body = Body {
+            let body_of_day = Body {
                 weight_kg: latest("weight"),
                 height_cm: latest("height"),
                 body_fat_percent: latest("body_fat_percentage"),
                 bmi: latest("body_mass_index"),
             };
             let sleep = sleep.get(&day).cloned().unwrap_or_default();
+            // Body values carry forward to later days, but only a day's own measurement makes
+            // it a day with data.
+            let measured = body.values().any(|series| series.contains_key(&day));
             let empty = activity == Activity::default()
                 && recovery == Recovery::default()
                 && sleep == SleepDay::default()
-                && body == Body::default();
+                && !measured;
             let date = NaiveDate::default() + chrono::Days::new(day as u64);
             if !empty {
                 days.push(DailySummary {
                     date,
                     activity,
                     sleep,
-                    body,
+                    body: body_of_day,
                     recovery,
                 });
             }

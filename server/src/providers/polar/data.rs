@@ -295,6 +295,7 @@ pub(super) fn series(
         zone_offsets: vec![offset; points.len()],
         times: points.iter().map(|p| p.0).collect(),
         values: points.iter().map(|p| p.1).collect(),
+        durations: Vec::new(),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 
 use futures::TryStreamExt;
-use owl_migration::sample_codec::{self, block_start};
+use owl_migration::sample_codec::{self, BLOCK_MS, block_start};
 use sea_orm::{ConnectionTrait, DbBackend, StreamTrait, Value};
 
 use super::samples::{get, placeholders, stmt};
@@ -60,7 +60,9 @@ pub(super) fn encode_block(
         first_time: samples.first().map_or(start, |s| s.time),
         last_time: samples.last().map_or(start, |s| s.time),
         count: samples.len() as i32,
-        data: sample_codec::encode(samples, |s| (s.time, s.zone_offset, s.value)),
+        data: sample_codec::encode_intervals(samples, |s| {
+            (s.time, s.zone_offset, s.value, i64::from(s.duration_ms))
+        }),
     }
 }
 
@@ -68,14 +70,23 @@ pub(super) fn encode_block(
 pub(super) fn decode_block(data: &[u8]) -> Result<Vec<Sample>> {
     let corrupt = |e: sample_codec::CorruptBlock| Error::Internal(anyhow::Error::new(e));
     let mut samples = Vec::with_capacity(sample_codec::count(data).map_err(corrupt)?.min(1 << 20));
-    sample_codec::decode(data, |time, zone_offset, value| {
+    let mut bad_duration = false;
+    sample_codec::decode_intervals(data, |time, zone_offset, value, duration| {
+        let duration_ms = i32::try_from(duration).unwrap_or_else(|_| {
+            bad_duration = true;
+            0
+        });
         samples.push(Sample {
             time,
             value,
             zone_offset,
+            duration_ms,
         })
     })
     .map_err(corrupt)?;
+    if bad_duration {
+        return Err(corrupt(sample_codec::CorruptBlock("duration out of range")));
+    }
     Ok(samples)
 }
 
@@ -225,6 +236,9 @@ pub(super) struct Scan<'a> {
     pub newest_first: bool,
     /// Extra SQL conditions (a page cursor) and their values.
     pub extra: Option<(String, Vec<Value>)>,
+    /// Whether to read a day more on each side and keep every sample of a block: the merged
+    /// view's context, which it cuts to the range itself.
+    pub margin: bool,
 }
 
 impl<'a> Scan<'a> {
@@ -244,6 +258,7 @@ impl<'a> Scan<'a> {
             order,
             newest_first: false,
             extra: None,
+            margin: false,
         }
     }
 
@@ -260,12 +275,15 @@ impl<'a> Scan<'a> {
             ));
             values.extend(self.types.iter().map(|&t| Value::from(t)));
         }
+        let margin = if self.margin { BLOCK_MS } else { 0 };
         if let Some(start) = self.start {
             // The key bound narrows the index range; the sample bound skips blocks that end early.
+            let start = start.saturating_sub(margin);
             sql.push_str(" AND block_start >= ? AND last_time >= ?");
             values.extend([block_start(start).into(), start.into()]);
         }
         if let Some(end) = self.end {
+            let end = end.saturating_add(margin);
             sql.push_str(" AND block_start < ? AND first_time < ?");
             values.extend([end.into(), end.into()]);
         }
@@ -294,7 +312,11 @@ impl SeaStore {
             return Ok(());
         }
         let backend = self.db.get_database_backend();
-        let (start, end) = (scan.start, scan.end);
+        let (start, end) = if scan.margin {
+            (None, None)
+        } else {
+            (scan.start, scan.end)
+        };
         let (sql, values) = scan.sql();
         let mut rows = self
             .db

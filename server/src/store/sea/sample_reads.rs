@@ -5,13 +5,14 @@
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 
-use owl_migration::sample_codec::block_start;
+use owl_migration::sample_codec::{BLOCK_MS, block_start};
 use sea_orm::Value;
 
 use super::SeaStore;
-use super::blocks::{Order, Scan};
+use super::blocks::{Block, Order, Scan};
 use crate::domain::error::Result;
-use crate::domain::health::series::{Buckets, merge_minutes};
+use crate::domain::health::catalog::{Aggregation, series_type_by_id};
+use crate::domain::health::series::{Buckets, merge_covered};
 use crate::domain::health::{
     AggregateQuery, BucketRow, MERGED, Sample, SampleCursor, SampleQuery, SampleRun,
 };
@@ -66,33 +67,75 @@ impl Runs {
 type DayOfSources = Vec<(i32, Vec<Sample>)>;
 
 /// The blocks of every source for one series type and day, gathered for the merged view.
-#[derive(Default)]
-struct Group {
-    key: Option<(i32, i64)>,
+struct Day {
+    series_type_id: i32,
+    start: i64,
     sources: DayOfSources,
 }
 
-impl Group {
-    /// Adds one source's block; returns the previous group when this block starts a new one.
-    fn add(
-        &mut self,
-        key: (i32, i64),
-        rank: i32,
-        samples: Vec<Sample>,
-    ) -> Option<(i32, DayOfSources)> {
-        let previous = match self.key {
-            Some(k) if k != key => self.take(),
-            _ => None,
+impl Day {
+    /// Whether `other` is the day before or after this one, of the same series type: the only
+    /// days whose samples can reach into this one's (a sample lasts at most a day).
+    fn borders(&self, other: &Day) -> bool {
+        self.series_type_id == other.series_type_id && (self.start - other.start).abs() == BLOCK_MS
+    }
+}
+
+/// The merged view streamed day by day: each day is merged once the next one has been read,
+/// with both neighbours as context, since a better source's record that crosses midnight
+/// covers part of the day on either side.
+struct MergeWindow<F> {
+    previous: Option<Day>,
+    current: Option<Day>,
+    range: (Option<i64>, Option<i64>),
+    each: F,
+}
+
+impl<F: FnMut(i32, Vec<Sample>) -> ControlFlow<()>> MergeWindow<F> {
+    /// Adds one source's block, in the scan's order; merges the previous day when it starts a
+    /// new one.
+    fn add(&mut self, block: Block, rank: i32) -> ControlFlow<()> {
+        if let Some(day) = &mut self.current
+            && (day.series_type_id, day.start) == (block.series_type_id, block.start)
+        {
+            day.sources.push((rank, block.samples));
+            return ControlFlow::Continue(());
+        }
+        let next = Day {
+            series_type_id: block.series_type_id,
+            start: block.start,
+            sources: vec![(rank, block.samples)],
         };
-        self.key = Some(key);
-        self.sources.push((rank, samples));
-        previous
+        let flow = self.emit(Some(&next));
+        self.previous = self.current.replace(next);
+        flow
     }
 
-    /// The gathered group's series type and blocks.
-    fn take(&mut self) -> Option<(i32, DayOfSources)> {
-        let (series_type_id, _) = self.key.take()?;
-        Some((series_type_id, std::mem::take(&mut self.sources)))
+    /// Merges the current day with its neighbours as context and hands on what starts within
+    /// the range.
+    fn emit(&mut self, next: Option<&Day>) -> ControlFlow<()> {
+        let Some(day) = self.current.take() else {
+            return ControlFlow::Continue(());
+        };
+        let mut context: Vec<(i32, &[Sample])> = Vec::new();
+        for neighbour in [self.previous.as_ref(), next].into_iter().flatten() {
+            if day.borders(neighbour) {
+                context.extend(neighbour.sources.iter().map(|(r, s)| (*r, s.as_slice())));
+            }
+        }
+        let series_type_id = day.series_type_id;
+        let kind = series_type_by_id(series_type_id);
+        let cumulative = kind.is_some_and(|k| k.aggregation == Aggregation::Sum);
+        let mut merged = merge_covered(day.sources.clone(), &context, cumulative);
+        let (start, end) = self.range;
+        merged.retain(|s| start.is_none_or(|t| s.time >= t) && end.is_none_or(|t| s.time < t));
+        // Keep the day as the next one's context.
+        self.current = Some(day);
+        if merged.is_empty() {
+            ControlFlow::Continue(())
+        } else {
+            (self.each)(series_type_id, merged)
+        }
     }
 }
 
@@ -123,33 +166,35 @@ fn bucket_rows(source_uid: Uuid, series_type_id: i32, buckets: Buckets, rows: &m
 
 impl SeaStore {
     /// Streams the merged view of the sources ranked in `ranks`: for each series type and day
-    /// (in the scan's order), `each` gets the samples of the best source of every minute, in
-    /// time order, until it breaks.
+    /// (in the scan's order), `each` gets the merged samples that start within the scan's
+    /// range, in time order, until it breaks. The scan reads a day more on each side, as
+    /// context.
     async fn scan_merged(
         &self,
         ranks: &[(i64, i32)],
         mut scan: Scan<'_>,
-        mut each: impl FnMut(i32, Vec<Sample>) -> ControlFlow<()>,
+        each: impl FnMut(i32, Vec<Sample>) -> ControlFlow<()>,
     ) -> Result<()> {
         let ids: Vec<i64> = ranks.iter().map(|&(id, _)| id).collect();
         let rank_of: HashMap<i64, i32> = ranks.iter().copied().collect();
         scan.source_ids = &ids;
         scan.order = Order::ByType;
-        let mut group = Group::default();
+        scan.margin = true;
+        let mut window = MergeWindow {
+            previous: None,
+            current: None,
+            range: (scan.start, scan.end),
+            each,
+        };
         let mut flow = ControlFlow::Continue(());
         self.scan_blocks(scan, |block| {
             let rank = rank_of.get(&block.source_id).copied().unwrap_or(i32::MAX);
-            let key = (block.series_type_id, block.start);
-            if let Some((series_type_id, sources)) = group.add(key, rank, block.samples) {
-                flow = each(series_type_id, merge_minutes(sources));
-            }
+            flow = window.add(block, rank);
             Ok(flow)
         })
         .await?;
-        if flow.is_continue()
-            && let Some((series_type_id, sources)) = group.take()
-        {
-            let _ = each(series_type_id, merge_minutes(sources));
+        if flow.is_continue() {
+            let _ = window.emit(None);
         }
         Ok(())
     }
@@ -206,7 +251,7 @@ impl SeaStore {
         Ok(out.runs)
     }
 
-    /// The merged view in (series type, time) order: per minute, the best source's samples.
+    /// The merged view in (series type, time) order (`series::merge_covered`).
     pub(super) async fn list_merged(
         &self,
         q: &SampleQuery,
@@ -217,6 +262,7 @@ impl SeaStore {
             return Ok(out.runs);
         }
         let cmp = if q.newest_first { "<=" } else { ">=" };
+        let margin = if q.newest_first { -BLOCK_MS } else { BLOCK_MS };
         let mut scan = Scan::new(&[], &q.series_type_ids, q.start, q.end, Order::ByType);
         scan.newest_first = q.newest_first;
         scan.extra = q.after.map(|c| {
@@ -225,7 +271,12 @@ impl SeaStore {
                 format!(
                     " AND (series_type_id > ? OR (series_type_id = ? AND block_start {cmp} ?))"
                 ),
-                vec![t.into(), t.into(), Value::from(block_start(c.time))],
+                // A day more, as the cursor's day's context.
+                vec![
+                    t.into(),
+                    t.into(),
+                    Value::from(block_start(c.time) - margin),
+                ],
             )
         });
         // The cursor filters after merging, so that its minute ranks as on the previous page.

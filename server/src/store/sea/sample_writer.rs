@@ -69,7 +69,10 @@ pub(super) fn merge_samples(stored: &[Sample], new: &[Sample]) -> (Vec<Sample>, 
     while i < stored.len() || j < new.len() {
         match (stored.get(i), new.get(j)) {
             (Some(a), Some(b)) if a.time == b.time => {
-                if a.value == b.value && a.zone_offset == b.zone_offset {
+                if a.value == b.value
+                    && a.zone_offset == b.zone_offset
+                    && a.duration_ms == b.duration_ms
+                {
                     stats.skipped += 1;
                 } else {
                     stats.updated += 1;
@@ -199,11 +202,7 @@ mod tests {
     use super::*;
 
     fn s(time: i64, value: f64) -> Sample {
-        Sample {
-            time,
-            value,
-            zone_offset: 0,
-        }
+        Sample::at(time, value, 0)
     }
 
     #[test]

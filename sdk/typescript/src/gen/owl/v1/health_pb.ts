@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file owl/v1/health.proto.
  */
 export const file_owl_v1_health: GenFile = /*@__PURE__*/
-  fileDesc("ChNvd2wvdjEvaGVhbHRoLnByb3RvEgZvd2wudjEigQEKClNlcmllc1R5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJEgoKAmlkGAMgASgFEgwKBHVuaXQYBCABKAkSLgoRZGFpbHlfYWdncmVnYXRpb24YBSABKA4yEy5vd2wudjEuQWdncmVnYXRpb24SDQoFbG9pbmMYBiABKAkiKQoLV29ya291dFR5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJIvcBCgpEYXRhU291cmNlEgwKBG5hbWUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSFAoMZGV2aWNlX21vZGVsGAMgASgJEicKC2RldmljZV90eXBlGAQgASgOMhIub3dsLnYxLkRldmljZVR5cGUSEAoIYXBwX25hbWUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG1hbnVmYWN0dXJlchgHIAEoCRIxChByZWNvcmRpbmdfbWV0aG9kGAggASgOMhcub3dsLnYxLlJlY29yZGluZ01ldGhvZCK+AQoQU291cmNlRGVzY3JpcHRvchIQCghwcm92aWRlchgBIAEoCRIUCgxkZXZpY2VfbW9kZWwYAiABKAkSJwoLZGV2aWNlX3R5cGUYAyABKA4yEi5vd2wudjEuRGV2aWNlVHlwZRIQCghhcHBfbmFtZRgEIAEoCRIUCgxtYW51ZmFjdHVyZXIYBSABKAkSMQoQcmVjb3JkaW5nX21ldGhvZBgGIAEoDjIXLm93bC52MS5SZWNvcmRpbmdNZXRob2QijwEKC1NhbXBsZUJhdGNoEigKBnNvdXJjZRgBIAEoCzIYLm93bC52MS5Tb3VyY2VEZXNjcmlwdG9yEhMKC3Nlcmllc190eXBlGAIgASgJEgwKBHVuaXQYAyABKAkSDQoFdGltZXMYBCADKAMSDgoGdmFsdWVzGAUgAygBEhQKDHpvbmVfb2Zmc2V0cxgGIAMoBSJ7CgxTYW1wbGVTZXJpZXMSEwoLc2VyaWVzX3R5cGUYASABKAkSEwoLZGF0YV9zb3VyY2UYAiABKAkSDAoEdW5pdBgDIAEoCRINCgV0aW1lcxgEIAMoAxIOCgZ2YWx1ZXMYBSADKAESFAoMem9uZV9vZmZzZXRzGAYgAygFIkAKCldyaXRlU3RhdHMSEAoIaW5zZXJ0ZWQYASABKAMSDwoHdXBkYXRlZBgCIAEoAxIPCgdza2lwcGVkGAMgASgDImkKCVRpbWVSYW5nZRIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoOU291cmNlUHJpb3JpdHkSDAoEbmFtZRgBIAEoCRIRCglwcm92aWRlcnMYAiADKAkSKAoMZGV2aWNlX3R5cGVzGAMgAygOMhIub3dsLnYxLkRldmljZVR5cGUSGgoSZGVwbG95bWVudF9kZWZhdWx0GAQgASgIKpQBCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhMKD0FHR1JFR0FUSU9OX0FWRxACEhMKD0FHR1JFR0FUSU9OX01JThADEhMKD0FHR1JFR0FUSU9OX01BWBAEEhQKEEFHR1JFR0FUSU9OX0xBU1QQBSrtAQoKRGV2aWNlVHlwZRIbChdERVZJQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEURFVklDRV9UWVBFX1BIT05FEAESFQoRREVWSUNFX1RZUEVfV0FUQ0gQAhIUChBERVZJQ0VfVFlQRV9SSU5HEAMSFAoQREVWSUNFX1RZUEVfQkFORBAEEhUKEURFVklDRV9UWVBFX1NDQUxFEAUSGwoXREVWSUNFX1RZUEVfQ0hFU1RfU1RSQVAQBhIdChlERVZJQ0VfVFlQRV9CSUtFX0NPTVBVVEVSEAcSFQoRREVWSUNFX1RZUEVfT1RIRVIQCCqrAQoPUmVjb3JkaW5nTWV0aG9kEiAKHFJFQ09SRElOR19NRVRIT0RfVU5TUEVDSUZJRUQQABIrCidSRUNPUkRJTkdfTUVUSE9EX0FVVE9NQVRJQ0FMTFlfUkVDT1JERUQQARImCiJSRUNPUkRJTkdfTUVUSE9EX0FDVElWRUxZX1JFQ09SREVEEAISIQodUkVDT1JESU5HX01FVEhPRF9NQU5VQUxfRU5UUlkQAyo7CgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABIMCghWSUVXX1JBVxABEg8KC1ZJRVdfTUVSR0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChNvd2wvdjEvaGVhbHRoLnByb3RvEgZvd2wudjEigQEKClNlcmllc1R5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJEgoKAmlkGAMgASgFEgwKBHVuaXQYBCABKAkSLgoRZGFpbHlfYWdncmVnYXRpb24YBSABKA4yEy5vd2wudjEuQWdncmVnYXRpb24SDQoFbG9pbmMYBiABKAkiKQoLV29ya291dFR5cGUSDAoEbmFtZRgBIAEoCRIMCgRjb2RlGAIgASgJIvcBCgpEYXRhU291cmNlEgwKBG5hbWUYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSFAoMZGV2aWNlX21vZGVsGAMgASgJEicKC2RldmljZV90eXBlGAQgASgOMhIub3dsLnYxLkRldmljZVR5cGUSEAoIYXBwX25hbWUYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDG1hbnVmYWN0dXJlchgHIAEoCRIxChByZWNvcmRpbmdfbWV0aG9kGAggASgOMhcub3dsLnYxLlJlY29yZGluZ01ldGhvZCK+AQoQU291cmNlRGVzY3JpcHRvchIQCghwcm92aWRlchgBIAEoCRIUCgxkZXZpY2VfbW9kZWwYAiABKAkSJwoLZGV2aWNlX3R5cGUYAyABKA4yEi5vd2wudjEuRGV2aWNlVHlwZRIQCghhcHBfbmFtZRgEIAEoCRIUCgxtYW51ZmFjdHVyZXIYBSABKAkSMQoQcmVjb3JkaW5nX21ldGhvZBgGIAEoDjIXLm93bC52MS5SZWNvcmRpbmdNZXRob2QiogEKC1NhbXBsZUJhdGNoEigKBnNvdXJjZRgBIAEoCzIYLm93bC52MS5Tb3VyY2VEZXNjcmlwdG9yEhMKC3Nlcmllc190eXBlGAIgASgJEgwKBHVuaXQYAyABKAkSDQoFdGltZXMYBCADKAMSDgoGdmFsdWVzGAUgAygBEhQKDHpvbmVfb2Zmc2V0cxgGIAMoBRIRCglkdXJhdGlvbnMYByADKAMijgEKDFNhbXBsZVNlcmllcxITCgtzZXJpZXNfdHlwZRgBIAEoCRITCgtkYXRhX3NvdXJjZRgCIAEoCRIMCgR1bml0GAMgASgJEg0KBXRpbWVzGAQgAygDEg4KBnZhbHVlcxgFIAMoARIUCgx6b25lX29mZnNldHMYBiADKAUSEQoJZHVyYXRpb25zGAcgAygDIkAKCldyaXRlU3RhdHMSEAoIaW5zZXJ0ZWQYASABKAMSDwoHdXBkYXRlZBgCIAEoAxIPCgdza2lwcGVkGAMgASgDImkKCVRpbWVSYW5nZRIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAidwoOU291cmNlUHJpb3JpdHkSDAoEbmFtZRgBIAEoCRIRCglwcm92aWRlcnMYAiADKAkSKAoMZGV2aWNlX3R5cGVzGAMgAygOMhIub3dsLnYxLkRldmljZVR5cGUSGgoSZGVwbG95bWVudF9kZWZhdWx0GAQgASgIKpQBCgtBZ2dyZWdhdGlvbhIbChdBR0dSRUdBVElPTl9VTlNQRUNJRklFRBAAEhMKD0FHR1JFR0FUSU9OX1NVTRABEhMKD0FHR1JFR0FUSU9OX0FWRxACEhMKD0FHR1JFR0FUSU9OX01JThADEhMKD0FHR1JFR0FUSU9OX01BWBAEEhQKEEFHR1JFR0FUSU9OX0xBU1QQBSrtAQoKRGV2aWNlVHlwZRIbChdERVZJQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhUKEURFVklDRV9UWVBFX1BIT05FEAESFQoRREVWSUNFX1RZUEVfV0FUQ0gQAhIUChBERVZJQ0VfVFlQRV9SSU5HEAMSFAoQREVWSUNFX1RZUEVfQkFORBAEEhUKEURFVklDRV9UWVBFX1NDQUxFEAUSGwoXREVWSUNFX1RZUEVfQ0hFU1RfU1RSQVAQBhIdChlERVZJQ0VfVFlQRV9CSUtFX0NPTVBVVEVSEAcSFQoRREVWSUNFX1RZUEVfT1RIRVIQCCqrAQoPUmVjb3JkaW5nTWV0aG9kEiAKHFJFQ09SRElOR19NRVRIT0RfVU5TUEVDSUZJRUQQABIrCidSRUNPUkRJTkdfTUVUSE9EX0FVVE9NQVRJQ0FMTFlfUkVDT1JERUQQARImCiJSRUNPUkRJTkdfTUVUSE9EX0FDVElWRUxZX1JFQ09SREVEEAISIQodUkVDT1JESU5HX01FVEhPRF9NQU5VQUxfRU5UUlkQAyo7CgRWaWV3EhQKEFZJRVdfVU5TUEVDSUZJRUQQABIMCghWSUVXX1JBVxABEg8KC1ZJRVdfTUVSR0VEEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * A kind of measurement stored as a time series, such as heart rate or steps.
@@ -258,7 +258,8 @@ export type SampleBatch = Message<"owl.v1.SampleBatch"> & {
   unit: string;
 
   /**
-   * Instants, UNIX milliseconds (UTC).
+   * Start of each sample, UNIX milliseconds (UTC); the instant of an
+   * instantaneous measure. One sample per source, series type and start.
    *
    * @generated from field: repeated int64 times = 4;
    */
@@ -278,6 +279,18 @@ export type SampleBatch = Message<"owl.v1.SampleBatch"> & {
    * @generated from field: repeated int32 zone_offsets = 6;
    */
   zoneOffsets: number[];
+
+  /**
+   * Length of each sample's interval, milliseconds: its end minus its start (a
+   * step count from 10:00 to 10:07 is 420000), 0 to 86400000 (a day). Either one
+   * per instant, or empty: every sample is instantaneous (end = start), as for
+   * heart rate or weight. Interval quantities (steps, distances, energy, floors,
+   * exercise and stand time, mindful minutes) should carry them: the merged view
+   * counts each moment once by these intervals.
+   *
+   * @generated from field: repeated int64 durations = 7;
+   */
+  durations: bigint[];
 };
 
 /**
@@ -315,7 +328,7 @@ export type SampleSeries = Message<"owl.v1.SampleSeries"> & {
   unit: string;
 
   /**
-   * Instants, UNIX milliseconds (UTC).
+   * Start of each sample, UNIX milliseconds (UTC).
    *
    * @generated from field: repeated int64 times = 4;
    */
@@ -334,6 +347,16 @@ export type SampleSeries = Message<"owl.v1.SampleSeries"> & {
    * @generated from field: repeated int32 zone_offsets = 6;
    */
   zoneOffsets: number[];
+
+  /**
+   * Length of each sample's interval, milliseconds (end minus start); empty when
+   * every sample of the series is instantaneous. In the merged view a sample
+   * partly covered by a better-ranked source appears as its uncovered pieces, each
+   * with its share of the value.
+   *
+   * @generated from field: repeated int64 durations = 7;
+   */
+  durations: bigint[];
 };
 
 /**

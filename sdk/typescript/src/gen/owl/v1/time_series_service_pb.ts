@@ -246,7 +246,8 @@ export type ListSamplesRequest = Message<"owl.v1.ListSamplesRequest"> & {
   parent: string;
 
   /**
-   * Series type codes; at least one.
+   * Series type codes (steps) or their resource names (seriesTypes/steps); at least
+   * one.
    *
    * @generated from field: repeated string series_types = 2;
    */
@@ -339,7 +340,8 @@ export type AggregateSamplesRequest = Message<"owl.v1.AggregateSamplesRequest"> 
   parent: string;
 
   /**
-   * Series type codes; at least one, at most 20.
+   * Series type codes (steps) or their resource names (seriesTypes/steps); at least
+   * one, at most 20.
    *
    * @generated from field: repeated string series_types = 2;
    */
