@@ -174,6 +174,16 @@ fn check_fixture(all: &All) {
         "not twice"
     );
     assert_eq!(samples(all, "heart_rate_variability_sdnn")[0].3, 48.5);
+    // The mindful session 08:00-08:10 +01:00 is ten minutes of mindful time, not a workout.
+    let mindful = samples(all, "mindful_time");
+    assert_eq!(mindful.len(), 1);
+    assert_eq!((mindful[0].2, mindful[0].3), (1_709_449_200_000, 10.0));
+    let mindful_batch = all
+        .batches
+        .iter()
+        .find(|b| b.series_type == "mindful_time")
+        .unwrap();
+    assert_eq!(mindful_batch.durations, [10 * MIN]);
     let phone = all
         .batches
         .iter()
@@ -219,7 +229,7 @@ fn check_fixture(all: &All) {
     assert_eq!(in_bed.2.stages[0].stage, "in_bed");
     assert_eq!(in_bed.2.efficiency_percent, None);
 
-    // Workouts with details, types mapped, a mindful session as meditation.
+    // Workouts with details, types mapped; the mindful session is not among them.
     let workouts: Vec<_> = all
         .events
         .iter()
@@ -232,25 +242,16 @@ fn check_fixture(all: &All) {
         })
         .collect();
     let types: Vec<_> = workouts.iter().map(|w| w.0).collect();
-    assert_eq!(
-        types,
-        [
-            "meditation",
-            "running",
-            "strength_training",
-            "other",
-            "cycling"
-        ]
-    );
+    assert_eq!(types, ["running", "strength_training", "other", "cycling"]);
     // Moving time: the length less the pauses between pause and resume events, else the
-    // element's `duration`; a mindful session has none.
+    // element's `duration`.
     let moving: Vec<_> = workouts.iter().map(|w| w.2.moving_seconds).collect();
     assert_eq!(
         moving,
-        [None, Some(2490), Some(2100), Some(1200), Some(72 * 60)],
+        [Some(2490), Some(2100), Some(1200), Some(72 * 60)],
         "the run paused a minute (its duration of 42.5 min is not taken over its events)"
     );
-    let (_, run, d) = &workouts[1];
+    let (_, run, d) = &workouts[0];
     assert_eq!(run.end - run.start, 42 * MIN + 30_000);
     assert_eq!(d.distance_m, Some(7250.0));
     assert_eq!(d.active_energy_kcal, Some(512.0));
@@ -260,7 +261,7 @@ fn check_fixture(all: &All) {
     );
     assert_eq!(d.steps, Some(6840));
     assert!((d.elevation_gain_m.unwrap() - 45.2).abs() < 1e-9);
-    let (_, lift, d) = &workouts[2];
+    let (_, lift, d) = &workouts[1];
     assert_eq!(lift.zone_offset, -5 * 3600);
     assert_eq!(d.active_energy_kcal, Some(210.0));
     assert_eq!(d.distance_m, None);
@@ -271,7 +272,7 @@ fn check_fixture(all: &All) {
     // The ride has no `duration`: 90 minutes less the user's pause and the watch's motion
     // pause overlapping it (09:30–09:43), a motion pause (2 min) and a last pause that no
     // resume ends (3 min); laps, segments and markers change nothing.
-    let (_, ride, d) = &workouts[4];
+    let (_, ride, d) = &workouts[3];
     assert_eq!(ride.end - ride.start, 90 * MIN);
     assert_eq!(d.moving_seconds, Some((90 - 13 - 2 - 3) * 60));
     assert_eq!(d.distance_m, Some(31_400.0));
@@ -293,7 +294,8 @@ fn small_chunks_give_the_same_result_and_batches_pass_validation() {
     check_fixture(&all);
     let (batches, _) = validate_batches(all.batches, "batches", NOW_MS, &OffsetRule::Fixed(0))
         .expect("every sample the parser returns is valid");
-    assert_eq!(batches.iter().map(|b| b.samples.len()).sum::<usize>(), 14);
+    // 14 records of quantity types and the mindful session.
+    assert_eq!(batches.iter().map(|b| b.samples.len()).sum::<usize>(), 15);
     let mut v = owl_server::domain::validate::Violations::new();
     let events: Vec<_> = all.events.into_iter().map(|(_, e)| e).collect();
     owl_server::domain::health::events::validate_events(&events, "events", NOW_MS, &mut v);

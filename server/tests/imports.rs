@@ -206,6 +206,79 @@ async fn a_streamed_export_is_stored_and_readable_through_the_time_series_and_ev
 }
 
 #[tokio::test]
+async fn sleep_gaps_follow_sleep_end_gap_minutes_and_a_mindful_session_is_not_a_workout() {
+    let rig = rig().await;
+    let watch = "sourceName=\"Jan’s Apple Watch\" sourceVersion=\"9.6\" device=\"&lt;&lt;HKDevice: 0x2821a6d00&gt;, name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:9.6&gt;\"";
+    let segment = |start: &str, end: &str, value: &str| {
+        format!(
+            " <Record type=\"HKCategoryTypeIdentifierSleepAnalysis\" {watch} creationDate=\"{end}\" startDate=\"{start}\" endDate=\"{end}\" value=\"HKCategoryValueSleepAnalysis{value}\"/>\n"
+        )
+    };
+    // The night of the 26th: 23:00-01:00, then 03:00-05:00 after a wake gap of exactly 120
+    // minutes (SLEEP_END_GAP_MINUTES' default: joins), then 07:01-07:30, 121 minutes later
+    // (splits). With the export's own night of the 28th: three sessions.
+    let mut extra = segment(
+        "2024-11-26 23:00:00 +0100",
+        "2024-11-27 01:00:00 +0100",
+        "AsleepCore",
+    );
+    extra.push_str(&segment(
+        "2024-11-27 03:00:00 +0100",
+        "2024-11-27 05:00:00 +0100",
+        "AsleepDeep",
+    ));
+    extra.push_str(&segment(
+        "2024-11-27 07:01:00 +0100",
+        "2024-11-27 07:30:00 +0100",
+        "AsleepCore",
+    ));
+    extra.push_str(&format!(
+        " <Record type=\"HKCategoryTypeIdentifierMindfulSession\" {watch} creationDate=\"2024-11-29 20:10:00 +0100\" startDate=\"2024-11-29 20:00:00 +0100\" endDate=\"2024-11-29 20:10:00 +0100\" value=\"HKCategoryValueNotApplicable\"/>\n"
+    ));
+    succeeded(&rig.import(export(&extra).as_bytes()).await);
+    let sleep = rig
+        .client
+        .list_sleep_sessions(pb::ListSleepSessionsRequest {
+            parent: rig.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut lengths: Vec<i64> = sleep
+        .sleep_sessions
+        .iter()
+        .map(|s| s.end_time.as_ref().unwrap().seconds - s.start_time.as_ref().unwrap().seconds)
+        .collect();
+    lengths.sort_unstable();
+    // 07:01-07:30; the export's 23:00-03:30; 23:00-05:00 joined.
+    assert_eq!(lengths, [29 * 60, 270 * 60, 360 * 60]);
+    let workouts = rig
+        .client
+        .list_workouts(pb::ListWorkoutsRequest {
+            parent: rig.user.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(workouts.workouts.len(), 1, "the walk only");
+    let mindful = rig
+        .client
+        .aggregate_samples(pb::AggregateSamplesRequest {
+            parent: rig.user.name.clone(),
+            series_types: vec!["mindful_time".into()],
+            bucket: pb::Bucket::Day as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let bucket = &mindful.series[0].buckets[0];
+    assert_eq!(
+        (bucket.local_date.as_str(), bucket.sum),
+        ("2024-11-29", 10.0)
+    );
+}
+
+#[tokio::test]
 async fn a_user_entered_record_lands_in_a_manual_source_of_its_device() {
     let rig = rig().await;
     let watch = "sourceName=\"Jan’s Apple Watch\" sourceVersion=\"9.6\" device=\"&lt;&lt;HKDevice: 0x2821a6d00&gt;, name:Apple Watch, manufacturer:Apple Inc., model:Watch, hardware:Watch6,2, software:9.6&gt;\"";

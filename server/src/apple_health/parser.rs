@@ -41,9 +41,10 @@ enum Resolved {
     Sample {
         kind: &'static SeriesType,
         conversion: ToCanonical,
+        /// A category record measured by its length (minutes), not by its value.
+        from_length: bool,
     },
     Sleep,
-    Workout(&'static str),
     Skip(Box<str>),
 }
 
@@ -150,6 +151,13 @@ impl<R: BufRead> Parser<R> {
     /// clock) instead of the system clock.
     pub fn with_now(mut self, now_ms: i64) -> Self {
         self.now_ms = now_ms;
+        self
+    }
+
+    /// Joins sleep segments of a source at most `gap_ms` apart into one session
+    /// (SLEEP_END_GAP_MINUTES; `sleep::DEFAULT_SESSION_GAP_MS` otherwise).
+    pub fn with_sleep_gap(mut self, gap_ms: i64) -> Self {
+        self.sleep = Sessions::new(gap_ms);
         self
     }
 
@@ -355,21 +363,10 @@ impl<R: BufRead> Parser<R> {
             Resolved::Sample {
                 kind: series,
                 conversion,
+                from_length,
             } => {
-                let Some(raw_value) = parse_number(value) else {
-                    self.skip(b, &format!("invalid_value:{}", clip(name)));
-                    return Ok(());
-                };
                 if begin.ms < 0 || begin.ms > self.now_ms + DAY_MS {
                     self.skip(b, &format!("date_out_of_range:{}", clip(name)));
-                    return Ok(());
-                }
-                let converted = conversion.apply(raw_value);
-                let negative_sum = series.aggregation == Aggregation::Sum && converted < 0.0;
-                let outside = plausible(series.unit)
-                    .is_some_and(|(low, high)| converted < low || converted > high);
-                if !converted.is_finite() || negative_sum || outside {
-                    self.skip(b, &format!("absurd_value:{}", clip(name)));
                     return Ok(());
                 }
                 // HealthKit samples are intervals: a step count from startDate to endDate;
@@ -378,8 +375,25 @@ impl<R: BufRead> Parser<R> {
                     None => 0,
                     Some(finish) => finish.ms - begin.ms,
                 };
-                if !(0..=DAY_MS).contains(&duration) {
+                if !(0..=DAY_MS).contains(&duration) || (from_length && duration == 0) {
                     self.skip(b, &format!("invalid_interval:{}", clip(name)));
+                    return Ok(());
+                }
+                let raw_value = if from_length {
+                    Some(duration as f64 / 60_000.0)
+                } else {
+                    parse_number(value)
+                };
+                let Some(raw_value) = raw_value else {
+                    self.skip(b, &format!("invalid_value:{}", clip(name)));
+                    return Ok(());
+                };
+                let converted = conversion.apply(raw_value);
+                let negative_sum = series.aggregation == Aggregation::Sum && converted < 0.0;
+                let outside = plausible(series.unit)
+                    .is_some_and(|(low, high)| converted < low || converted > high);
+                if !converted.is_finite() || negative_sum || outside {
+                    self.skip(b, &format!("absurd_value:{}", clip(name)));
                     return Ok(());
                 }
                 let Some(source) = self.source(source_name, device, manual, e, at)? else {
@@ -401,7 +415,7 @@ impl<R: BufRead> Parser<R> {
                 batch.zone_offsets.push(begin.offset);
                 batch.durations.push(duration);
             }
-            Resolved::Sleep | Resolved::Workout(_) => {
+            Resolved::Sleep => {
                 let Some(finish) = parse_date(end) else {
                     self.skip(b, &format!("invalid_date:{}", clip(name)));
                     return Ok(());
@@ -414,33 +428,17 @@ impl<R: BufRead> Parser<R> {
                     self.skip(b, &format!("date_out_of_range:{}", clip(name)));
                     return Ok(());
                 }
-                let stage = match resolved {
-                    Resolved::Sleep => match healthkit::sleep_stage(text(value)) {
-                        Some(stage) => Some(stage),
-                        None => {
-                            self.skip(b, &format!("unknown_sleep_value:{}", clip(text(value))));
-                            return Ok(());
-                        }
-                    },
-                    _ => None,
+                let Some(stage) = healthkit::sleep_stage(text(value)) else {
+                    self.skip(b, &format!("unknown_sleep_value:{}", clip(text(value))));
+                    return Ok(());
                 };
                 let Some(source) = self.source(source_name, device, manual, e, at)? else {
                     self.skip(b, "too_many_sources");
                     return Ok(());
                 };
-                let event = match (stage, resolved) {
-                    (Some(stage), _) => {
-                        self.sleep
-                            .push(source, stage, begin.ms, finish.ms, begin.offset)
-                    }
-                    (None, Resolved::Workout(workout_type)) => Some(workout_event(
-                        begin,
-                        finish,
-                        workout_type,
-                        WorkoutDetails::default(),
-                    )),
-                    _ => None,
-                };
+                let event = self
+                    .sleep
+                    .push(source, stage, begin.ms, finish.ms, begin.offset);
                 if let Some(event) = event {
                     b.chunk
                         .events
@@ -830,8 +828,15 @@ fn resolve_uncached(kind: &str, unit: &str) -> Resolved {
     if kind == healthkit::SLEEP_ANALYSIS {
         return Resolved::Sleep;
     }
-    if let Some(workout_type) = healthkit::category_workout(kind) {
-        return Resolved::Workout(workout_type);
+    if let Some(kind) = healthkit::category_minutes(kind).and_then(series_type) {
+        let conversion = to_canonical("min", kind.unit);
+        if let Some(conversion) = conversion {
+            return Resolved::Sample {
+                kind,
+                conversion,
+                from_length: true,
+            };
+        }
     }
     let Some(quantity) = healthkit::quantity(kind) else {
         return Resolved::Skip(format!("unknown_type:{}", clip(kind)).into());
@@ -841,7 +846,11 @@ fn resolve_uncached(kind: &str, unit: &str) -> Resolved {
         Some((series, to_canonical(owl, series.unit)?))
     });
     match conversion {
-        Some((kind, conversion)) => Resolved::Sample { kind, conversion },
+        Some((kind, conversion)) => Resolved::Sample {
+            kind,
+            conversion,
+            from_length: false,
+        },
         None => Resolved::Skip(format!("unknown_unit:{}:{}", clip(kind), clip(unit)).into()),
     }
 }

@@ -1,5 +1,6 @@
 //! Sleep sessions from HKCategoryTypeIdentifierSleepAnalysis records: per source, segments
-//! that overlap or follow each other within [`SESSION_GAP_MS`] form one session whose stages
+//! that overlap or follow each other within the session gap (SLEEP_END_GAP_MINUTES, the same
+//! rule as phone pushes; [`DEFAULT_SESSION_GAP_MS`] unless set) form one session whose stages
 //! are the segments. `in_bed` segments set the session's bounds and fill only the time no
 //! other stage covers (an iPhone's "in bed" around a watch's core/deep/REM), so stage
 //! intervals never overlap.
@@ -8,8 +9,9 @@ use std::collections::HashMap;
 
 use crate::domain::health::events::{EventBody, NewEvent, SleepDetails, StageInterval};
 
-/// Segments further apart than this (30 minutes) belong to different sessions.
-pub(crate) const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
+/// Segments further apart than this (SLEEP_END_GAP_MINUTES' default, 120 minutes) belong to
+/// different sessions; a gap of exactly this joins.
+pub const DEFAULT_SESSION_GAP_MS: i64 = 120 * 60 * 1000;
 /// A session lasts at most a day (the event validation's limit).
 const MAX_SESSION_MS: i64 = 24 * 3600 * 1000;
 /// Sessions shorter than this that start in the daytime (09:00–20:00 local) are naps.
@@ -23,12 +25,26 @@ struct Open {
 }
 
 /// Open sessions by source.
-#[derive(Default)]
 pub(crate) struct Sessions {
     open: HashMap<u32, Open>,
+    gap_ms: i64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions::new(DEFAULT_SESSION_GAP_MS)
+    }
 }
 
 impl Sessions {
+    /// No open sessions; segments at most `gap_ms` apart join.
+    pub(crate) fn new(gap_ms: i64) -> Self {
+        Sessions {
+            open: HashMap::new(),
+            gap_ms,
+        }
+    }
+
     /// Adds a segment of `source`; returns the session it closed, if any.
     pub(crate) fn push(
         &mut self,
@@ -40,8 +56,8 @@ impl Sessions {
     ) -> Option<NewEvent> {
         let mut closed = None;
         if let Some(open) = self.open.get_mut(&source) {
-            let joins = start <= open.end + SESSION_GAP_MS
-                && end >= open.start - SESSION_GAP_MS
+            let joins = start <= open.end + self.gap_ms
+                && end >= open.start - self.gap_ms
                 && end.max(open.end) - start.min(open.start) <= MAX_SESSION_MS;
             if joins {
                 open.start = open.start.min(start);
@@ -177,21 +193,29 @@ mod tests {
         assert!(s.push(1, "light", 0, 30 * M, 3600).is_none());
         assert!(s.push(1, "deep", 30 * M, 60 * M, 3600).is_none());
         assert!(s.push(1, "light", 70 * M, 90 * M, 3600).is_none());
+        // 90 → 210: a gap of exactly 120 minutes joins; 220 → 341: 121 minutes splits.
+        assert!(s.push(1, "rem", 210 * M, 220 * M, 3600).is_none());
         let first = s
-            .push(1, "rem", 200 * M, 210 * M, 3600)
+            .push(1, "light", 341 * M, 350 * M, 3600)
             .expect("gap closes");
-        assert_eq!((first.start, first.end), (0, 90 * M));
+        assert_eq!((first.start, first.end), (0, 220 * M));
         assert_eq!(
             stages(&first),
             vec![
                 ("light".into(), 0, 30),
                 ("deep".into(), 30, 60),
-                ("light".into(), 70, 90)
+                ("light".into(), 70, 90),
+                ("rem".into(), 210, 220)
             ]
         );
         let rest = s.finish_all();
         assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].1.start, 200 * M);
+        assert_eq!(rest[0].1.start, 341 * M);
+        // A configured gap of 30 minutes splits at 31.
+        let mut s = Sessions::new(30 * M);
+        s.push(1, "light", 0, 30 * M, 0);
+        assert!(s.push(1, "deep", 60 * M, 70 * M, 0).is_none());
+        assert!(s.push(1, "deep", 101 * M, 110 * M, 0).is_some());
     }
 
     #[test]

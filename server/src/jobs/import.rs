@@ -240,8 +240,10 @@ impl ImportHandler {
     ) -> anyhow::Result<(Outcome, ImportProgress)> {
         let file = std::fs::File::open(self.rt.spool.path(import.id))?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Chunk, u64, u64)>(2);
+        let gap_ms = self.ctx.settings.sleep_end_gap.num_milliseconds();
         let parse = tokio::task::spawn_blocking(move || -> std::result::Result<(), ExportError> {
-            let mut parser = Parser::new(apple_health::open(file, &Limits::default())?);
+            let mut parser =
+                Parser::new(apple_health::open(file, &Limits::default())?).with_sleep_gap(gap_ms);
             while let Some(chunk) = parser.next_chunk(XML_CHUNK_SIZE)? {
                 let (bytes, records) = (parser.progress().bytes, parser.progress().records);
                 if tx.blocking_send((chunk, bytes, records)).is_err() {

@@ -102,6 +102,7 @@ pub const SERIES_TYPES: &[SeriesType] = &[
     t(87, "average_met", "MET", Avg, None),
     t(88, "active_time", "min", Sum, None),
     t(89, "total_energy", "kcal", Sum, None),
+    t(90, "mindful_time", "min", Sum, None),
     t(100, "distance_walking_running", "m", Sum, Some("55430-3")),
     t(101, "distance_cycling", "m", Sum, None),
     t(102, "distance_swimming", "m", Sum, Some("93816-7")),

@@ -525,10 +525,11 @@ pub fn sleep_stage(value: &str) -> Option<&'static str> {
     })
 }
 
-/// HKCategoryTypeIdentifier types that become workouts: a mindful session is a meditation.
-pub fn category_workout(identifier: &str) -> Option<&'static str> {
+/// HKCategoryTypeIdentifier types whose records are measured by their length: the series type
+/// that counts their minutes. A mindful session is mindful time, not a workout.
+pub fn category_minutes(identifier: &str) -> Option<&'static str> {
     match identifier {
-        "HKCategoryTypeIdentifierMindfulSession" => Some("meditation"),
+        "HKCategoryTypeIdentifierMindfulSession" => Some("mindful_time"),
         _ => None,
     }
 }
@@ -721,8 +722,10 @@ mod tests {
             let stage = sleep_stage(v).unwrap();
             assert!(SLEEP_STAGES.contains(&stage));
         }
-        assert!(is_workout_type(
-            category_workout("HKCategoryTypeIdentifierMindfulSession").unwrap()
-        ));
+        let mindful = category_minutes("HKCategoryTypeIdentifierMindfulSession").unwrap();
+        assert_eq!(
+            super::super::catalog::series_type(mindful).unwrap().unit,
+            "min"
+        );
     }
 }
