@@ -507,3 +507,42 @@ fn user_entered_metadata_makes_records_and_workouts_manual_entries_of_their_own_
     assert_eq!(all.events[0].0.recording_method, RecordingMethod::Manual);
     assert_eq!(all.events[0].0.manufacturer, "Apple Inc.");
 }
+
+#[test]
+fn a_workout_activity_repeating_the_workouts_statistics_counts_them_once() {
+    // An iOS 16 export: the run's WorkoutStatistics, then a WorkoutActivity (HKWorkoutActivity)
+    // over the same span that repeats them. The run is 5.2 km and 410 kcal, not twice that.
+    let stats = |distance: &str, energy: &str| {
+        format!(
+            "<WorkoutStatistics type=\"HKQuantityTypeIdentifierDistanceWalkingRunning\" \
+             startDate=\"2024-03-01 09:00:00 +0100\" endDate=\"2024-03-01 09:30:00 +0100\" \
+             sum=\"{distance}\" unit=\"km\"/>\
+             <WorkoutStatistics type=\"HKQuantityTypeIdentifierActiveEnergyBurned\" \
+             startDate=\"2024-03-01 09:00:00 +0100\" endDate=\"2024-03-01 09:30:00 +0100\" \
+             sum=\"{energy}\" unit=\"kcal\"/>"
+        )
+    };
+    let doc = format!(
+        "<HealthData><Workout workoutActivityType=\"HKWorkoutActivityTypeRunning\" \
+         sourceName=\"Watch\" startDate=\"2024-03-01 09:00:00 +0100\" \
+         endDate=\"2024-03-01 09:30:00 +0100\">{}\
+         <WorkoutActivity uuid=\"A1\" startDate=\"2024-03-01 09:00:00 +0100\" \
+         endDate=\"2024-03-01 09:30:00 +0100\" duration=\"30\" durationUnit=\"min\">{}\
+         </WorkoutActivity></Workout></HealthData>",
+        stats("5.2", "410"),
+        stats("5.2", "410"),
+    );
+    let (all, result) = parse_all(doc.as_bytes(), 10);
+    result.unwrap();
+    let details: Vec<_> = all
+        .events
+        .iter()
+        .filter_map(|(_, e)| match &e.body {
+            EventBody::Workout { details, .. } => Some(details.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(details.len(), 1);
+    assert!((details[0].distance_m.unwrap() - 5200.0).abs() < 1e-9);
+    assert_eq!(details[0].active_energy_kcal, Some(410.0));
+}

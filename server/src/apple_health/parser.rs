@@ -513,12 +513,18 @@ impl<R: BufRead> Parser<R> {
             let event = self.reader.read_event_into(&mut scratch);
             let result = match event {
                 Err(error) => Err(self.xml_error(error)),
+                // Only the workout's direct children describe it: a `WorkoutActivity`
+                // (HKWorkoutActivity, iOS 16) repeats the statistics of its span inside it.
                 Ok(Event::Start(e)) => {
                     depth += 1;
-                    self.workout_child(builder, &e, at)
-                        .map(|typed| manual |= typed)
+                    if depth == 1 {
+                        self.workout_child(builder, &e, at)
+                            .map(|typed| manual |= typed)
+                    } else {
+                        Ok(())
+                    }
                 }
-                Ok(Event::Empty(e)) => self
+                Ok(Event::Empty(e)) if depth == 0 => self
                     .workout_child(builder, &e, at)
                     .map(|typed| manual |= typed),
                 Ok(Event::End(_)) if depth == 0 => {
