@@ -232,6 +232,11 @@ async fn a_fitbit_sync_pages_through_google_and_stores_workouts_sleep_and_sample
         (steps.unit.as_str(), steps.values.as_slice()),
         ("count", &[120.0, 95.0][..])
     );
+    assert_eq!(
+        steps.durations,
+        [60_000, 60_000],
+        "each count covers its interval.startTime to interval.endTime"
+    );
     for (series, unit, value) in [
         ("resting_heart_rate", "bpm", 52.0),
         ("heart_rate_variability_rmssd", "ms", 48.5),

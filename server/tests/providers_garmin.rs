@@ -434,9 +434,15 @@ async fn a_ping_is_fetched_from_its_callback_on_garmins_api_host_only() {
     let steps = f.series("steps").await.unwrap();
     assert_eq!(steps.values, [11004.0]);
     assert_eq!(steps.zone_offsets, [3600]);
+    assert_eq!(
+        steps.durations,
+        [86_400_000],
+        "the daily's durationInSeconds"
+    );
     let heart = f.series("heart_rate").await.unwrap();
     assert_eq!(heart.values, [61.0, 63.0]);
     assert_eq!(heart.times, [1_795_215_600_000, 1_795_215_660_000]);
+    assert!(heart.durations.is_empty(), "instantaneous");
     assert!(
         f.series("garmin_stress_level").await.is_none(),
         "-1 is no stress level"

@@ -198,6 +198,11 @@ async fn a_day_summarises_merged_activity_sleep_body_and_recovery() {
         (220 * 60, 90 * 60, 130 * 60, 20 * 60)
     );
     assert_eq!(sleep.naps, 1);
+    // The night's 440 asleep minutes and the 30-minute nap (no stages: asleep throughout).
+    assert_eq!(
+        (sleep.total_asleep_seconds, sleep.nap_asleep_seconds),
+        (Some(470 * 60), Some(30 * 60))
+    );
     assert!((sleep.efficiency_percent.unwrap() - 440.0 * 100.0 / 480.0).abs() < 1e-9);
     assert_eq!(day.body.as_ref().unwrap().weight_kg, Some(72.5));
     let recovery = day.recovery.as_ref().unwrap();

@@ -12,7 +12,7 @@ use super::convert::parse_name;
 use crate::domain::Context;
 use crate::domain::error::Error;
 use crate::domain::health::events::EventBody;
-use crate::domain::health::summaries::{DailySummary, SleepDay, Summaries, parse_date};
+use crate::domain::health::summaries::{DailySummary, SleepDay, Summaries, asleep_ms, parse_date};
 use crate::domain::validate::Violations;
 
 /// The SummaryService implementation.
@@ -24,6 +24,8 @@ fn sleep(day: SleepDay) -> Option<pb::SleepSummary> {
     }
     let mut out = pb::SleepSummary {
         naps: day.naps,
+        total_asleep_seconds: Some(day.total_asleep_ms / 1000),
+        nap_asleep_seconds: Some(day.nap_asleep_ms / 1000),
         ..Default::default()
     };
     if let Some(main) = day.main {
@@ -39,16 +41,7 @@ fn sleep(day: SleepDay) -> Option<pb::SleepSummary> {
                 .sum()
         };
         let in_bed = (main.end - main.start) / 1000;
-        let asleep = if details.stages.is_empty() {
-            in_bed
-        } else {
-            details
-                .stages
-                .iter()
-                .filter(|s| s.stage != "in_bed" && s.stage != "awake")
-                .map(|s| (s.end - s.start) / 1000)
-                .sum()
-        };
+        let asleep = asleep_ms(&main) / 1000;
         out.main_session = format!("users/{}/sleepSessions/{}", main.user_id, main.id);
         out.asleep_seconds = Some(asleep);
         out.in_bed_seconds = Some(in_bed);

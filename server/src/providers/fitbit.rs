@@ -614,7 +614,12 @@ fn steps(s: StepCount, samples: &mut Samples) -> bool {
     };
     let at_offset = offset(s.interval.start_utc_offset.as_deref());
     let count = s.count.filter(|c| *c >= 0.0);
-    samples.push("steps", "count", at, count, at_offset);
+    // The count covers its interval; an end before the start or over a day counts as none.
+    let duration = rest::instant(&s.interval.end_time)
+        .map(|(end, _)| end - at)
+        .filter(|d| (0..=86_400_000).contains(d))
+        .unwrap_or(0);
+    samples.push_interval("steps", "count", (at, duration), count, at_offset);
     count.is_some()
 }
 

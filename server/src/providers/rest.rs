@@ -236,6 +236,20 @@ impl Samples {
         value: Option<f64>,
         offset: Option<i32>,
     ) {
+        self.push_interval(series_type, unit, (time, 0), value, offset);
+    }
+
+    /// Adds a value of `series_type` in `unit` over `(start, duration)` (UNIX ms, ms): a count
+    /// or total of that interval, such as a day's steps. Durations outside 0 to a day are
+    /// left to the intake's validation, which drops the sample.
+    pub fn push_interval(
+        &mut self,
+        series_type: &'static str,
+        unit: &'static str,
+        (time, duration_ms): (i64, i64),
+        value: Option<f64>,
+        offset: Option<i32>,
+    ) {
         let Some(value) = value.filter(|v| v.is_finite()) else {
             return;
         };
@@ -249,6 +263,7 @@ impl Samples {
             });
         batch.times.push(time);
         batch.values.push(value);
+        batch.durations.push(duration_ms);
         if let Some(offset) = offset {
             batch.zone_offsets.push(offset);
         }
@@ -260,6 +275,9 @@ impl Samples {
             .into_values()
             .map(|mut batch| {
                 batch.source = source.clone();
+                if batch.durations.iter().all(|&d| d == 0) {
+                    batch.durations.clear();
+                }
                 batch
             })
             .collect()

@@ -44,7 +44,7 @@ class ActivitySummary(_message.Message):
     def __init__(self, steps: _Optional[float] = ..., distance_meters: _Optional[float] = ..., floors_climbed: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., basal_energy_kcal: _Optional[float] = ..., total_energy_kcal: _Optional[float] = ..., active_minutes: _Optional[float] = ..., heart_rate_min: _Optional[float] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ...) -> None: ...
 
 class SleepSummary(_message.Message):
-    __slots__ = ("main_session", "asleep_seconds", "in_bed_seconds", "efficiency_percent", "light_seconds", "deep_seconds", "rem_seconds", "awake_seconds", "naps")
+    __slots__ = ("main_session", "asleep_seconds", "in_bed_seconds", "efficiency_percent", "light_seconds", "deep_seconds", "rem_seconds", "awake_seconds", "naps", "total_asleep_seconds", "nap_asleep_seconds")
     MAIN_SESSION_FIELD_NUMBER: _ClassVar[int]
     ASLEEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
     IN_BED_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,8 @@ class SleepSummary(_message.Message):
     REM_SECONDS_FIELD_NUMBER: _ClassVar[int]
     AWAKE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     NAPS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ASLEEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NAP_ASLEEP_SECONDS_FIELD_NUMBER: _ClassVar[int]
     main_session: str
     asleep_seconds: int
     in_bed_seconds: int
@@ -63,7 +65,9 @@ class SleepSummary(_message.Message):
     rem_seconds: int
     awake_seconds: int
     naps: int
-    def __init__(self, main_session: _Optional[str] = ..., asleep_seconds: _Optional[int] = ..., in_bed_seconds: _Optional[int] = ..., efficiency_percent: _Optional[float] = ..., light_seconds: _Optional[int] = ..., deep_seconds: _Optional[int] = ..., rem_seconds: _Optional[int] = ..., awake_seconds: _Optional[int] = ..., naps: _Optional[int] = ...) -> None: ...
+    total_asleep_seconds: int
+    nap_asleep_seconds: int
+    def __init__(self, main_session: _Optional[str] = ..., asleep_seconds: _Optional[int] = ..., in_bed_seconds: _Optional[int] = ..., efficiency_percent: _Optional[float] = ..., light_seconds: _Optional[int] = ..., deep_seconds: _Optional[int] = ..., rem_seconds: _Optional[int] = ..., awake_seconds: _Optional[int] = ..., naps: _Optional[int] = ..., total_asleep_seconds: _Optional[int] = ..., nap_asleep_seconds: _Optional[int] = ...) -> None: ...
 
 class BodySummary(_message.Message):
     __slots__ = ("weight_kg", "height_cm", "body_fat_percent", "body_mass_index")

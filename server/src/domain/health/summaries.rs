@@ -39,6 +39,27 @@ pub struct Activity {
 pub struct SleepDay {
     pub main: Option<Event>,
     pub naps: i32,
+    /// Time asleep in every session that ended on the day, naps included, ms.
+    pub total_asleep_ms: i64,
+    /// Time asleep in the day's naps, ms.
+    pub nap_asleep_ms: i64,
+}
+
+/// Time asleep in a sleep session, ms: its stages but in bed and awake, or the whole session
+/// when it has no stages.
+pub fn asleep_ms(session: &Event) -> i64 {
+    let EventBody::Sleep(details) = &session.body else {
+        return 0;
+    };
+    if details.stages.is_empty() {
+        return session.end - session.start;
+    }
+    details
+        .stages
+        .iter()
+        .filter(|s| s.stage != "in_bed" && s.stage != "awake")
+        .map(|s| s.end - s.start)
+        .sum()
 }
 
 /// Body measurements as of the end of a day.
@@ -264,8 +285,11 @@ impl Summaries<'_> {
             let EventBody::Sleep(details) = &session.body else {
                 continue;
             };
+            let asleep = asleep_ms(&session);
+            day.total_asleep_ms += asleep;
             if details.nap {
                 day.naps += 1;
+                day.nap_asleep_ms += asleep;
             } else if day
                 .main
                 .as_ref()

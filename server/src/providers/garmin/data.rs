@@ -103,6 +103,9 @@ struct Daily {
     start_time_in_seconds: i64,
     #[serde(default)]
     start_time_offset_in_seconds: Option<i32>,
+    /// The span the totals cover (86400 for a whole day; less for today's summary so far).
+    #[serde(default)]
+    duration_in_seconds: Option<i64>,
     #[serde(default)]
     steps: Option<f64>,
     #[serde(default)]
@@ -255,17 +258,18 @@ fn daily(d: &Daily, fetched: &mut Fetched) {
     let at = d.start_time_in_seconds * 1000;
     let offset = Some(d.start_time_offset_in_seconds.unwrap_or(0));
     let mut samples = Samples::default();
-    samples.push("steps", "count", at, d.steps, offset);
-    samples.push("energy", "kcal", at, d.active_kilocalories, offset);
-    samples.push("basal_energy", "kcal", at, d.bmr_kilocalories, offset);
-    samples.push(
-        "distance_walking_running",
-        "m",
+    // The day's totals cover the summary's span: in the merged view they cover another
+    // source's records of that day instead of adding to them.
+    let span = (
         at,
-        d.distance_in_meters,
-        offset,
+        d.duration_in_seconds.unwrap_or(0).clamp(0, 86_400) * 1000,
     );
-    samples.push("flights_climbed", "count", at, d.floors_climbed, offset);
+    samples.push_interval("steps", "count", span, d.steps, offset);
+    samples.push_interval("energy", "kcal", span, d.active_kilocalories, offset);
+    samples.push_interval("basal_energy", "kcal", span, d.bmr_kilocalories, offset);
+    let distance = d.distance_in_meters;
+    samples.push_interval("distance_walking_running", "m", span, distance, offset);
+    samples.push_interval("flights_climbed", "count", span, d.floors_climbed, offset);
     let resting = d
         .resting_heart_rate_in_beats_per_minute
         .filter(|h| *h > 0.0);
