@@ -15,6 +15,7 @@ mod m20261201_000010_create_imports;
 mod m20261201_000011_create_sleep_phases;
 mod m20261201_000012_workout_moving_time;
 mod m20261201_000013_data_source_maker_and_method;
+mod m20261207_000014_sleep_end_offset;
 pub mod sample_codec;
 
 /// Every migration of owl, oldest first.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_create_sleep_phases::Migration),
             Box::new(m20261201_000012_workout_moving_time::Migration),
             Box::new(m20261201_000013_data_source_maker_and_method::Migration),
+            Box::new(m20261207_000014_sleep_end_offset::Migration),
         ]
     }
 }

@@ -1004,3 +1004,56 @@ async fn health_connect_sleep_stages_close_when_the_source_is_quiet_for_the_defa
     assert_eq!(sessions[0].zone_offset, -18_000);
     assert_eq!(sessions[0].stages.len(), 3);
 }
+
+#[tokio::test]
+async fn pushed_phases_join_across_exactly_the_gap_and_a_flights_night_keeps_its_end_offset() {
+    let f = fixture().await;
+    // NOW is 12:00 UTC; the nights lie two and one days before.
+    let first = NOW - 2 * 24 * HOUR - 10 * HOUR; // 02:00 UTC
+    let second = first + 24 * HOUR;
+    let core = "HKCategoryValueSleepAnalysisAsleepCore";
+    let on_landing = |mut s: pb::SleepSegment| {
+        s.zone_offset = Some(-5 * 3600);
+        s
+    };
+    let segments = vec![
+        // First night: 02:00–03:00, then 05:00–06:00 (a gap of exactly 120 minutes joins), the
+        // last phase recorded after landing at -05:00.
+        segment("a", core, first, first + HOUR),
+        on_landing(segment("b", core, first + 3 * HOUR, first + 4 * HOUR)),
+        // Second night: 02:00–03:00, then 05:01–06:00 (121 minutes: another session).
+        segment("c", core, second, second + HOUR),
+        segment("d", core, second + 3 * HOUR + 60, second + 4 * HOUR),
+    ];
+    let result = f
+        .push(pb::HealthBatch {
+            platform: pb::HealthPlatform::Healthkit as i32,
+            source: Some(watch()),
+            sleep_segments: segments,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(result.accepted, 4);
+    f.server.clock.advance(chrono::Duration::minutes(121));
+    run_close_job(&f.server, true, 1).await;
+    let spans: Vec<_> = f
+        .sleep_sessions()
+        .await
+        .into_iter()
+        .map(|s| (s.start_time, s.end_time, s.zone_offset, s.end_zone_offset))
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (at(first), at(first + 4 * HOUR), 3600, Some(-5 * 3600)),
+            (at(second), at(second + HOUR), 3600, None),
+            (
+                at(second + 3 * HOUR + 60),
+                at(second + 4 * HOUR),
+                3600,
+                None
+            ),
+        ]
+    );
+}

@@ -78,6 +78,7 @@ fn sleep_session(e: Event) -> pb::SleepSession {
         zone_offset: e.zone_offset,
         nap: s.nap,
         efficiency_percent: s.efficiency_percent,
+        end_zone_offset: s.end_zone_offset,
         stages: s
             .stages
             .into_iter()
@@ -191,6 +192,7 @@ impl EventService for EventApi {
                         nap: s.nap,
                         efficiency_percent: s.efficiency_percent,
                         stages,
+                        end_zone_offset: s.end_zone_offset,
                     }),
                 }
             })

@@ -436,14 +436,12 @@ impl<R: BufRead> Parser<R> {
                     self.skip(b, "too_many_sources");
                     return Ok(());
                 };
-                let event = self
-                    .sleep
-                    .push(source, stage, begin.ms, finish.ms, begin.offset);
-                if let Some(event) = event {
-                    b.chunk
-                        .events
-                        .push((self.source_keys[source as usize].clone(), event));
-                }
+                self.sleep.push(
+                    source,
+                    stage,
+                    (begin.ms, begin.offset),
+                    (finish.ms, finish.offset),
+                );
             }
         }
         Ok(())

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use crate::domain::health::events::{EventBody, NewEvent, SleepDetails, StageInterval};
+use crate::domain::health::sleep;
 
 /// Segments further apart than this (SLEEP_END_GAP_MINUTES' default, 120 minutes) belong to
 /// different sessions; a gap of exactly this joins.
@@ -21,12 +22,26 @@ struct Open {
     start: i64,
     end: i64,
     offset: i32,
+    /// The offset of the segment that ends last (a night on a flight ends elsewhere).
+    end_offset: i32,
     segments: Vec<(&'static str, i64, i64)>,
 }
 
-/// Open sessions by source.
+/// One segment as the export holds it.
+struct Segment {
+    stage: &'static str,
+    start: i64,
+    end: i64,
+    /// Offsets at the segment's start and end (the export writes each date with its own).
+    offset: i32,
+    end_offset: i32,
+}
+
+/// The segments of every source, grouped into sessions at the end of the document: a
+/// segment that arrives out of order (a duplicate written after the next night began) still
+/// joins its own night.
 pub(crate) struct Sessions {
-    open: HashMap<u32, Open>,
+    segments: HashMap<u32, Vec<Segment>>,
     gap_ms: i64,
 }
 
@@ -37,55 +52,62 @@ impl Default for Sessions {
 }
 
 impl Sessions {
-    /// No open sessions; segments at most `gap_ms` apart join.
+    /// No segments; segments at most `gap_ms` apart join.
     pub(crate) fn new(gap_ms: i64) -> Self {
         Sessions {
-            open: HashMap::new(),
+            segments: HashMap::new(),
             gap_ms,
         }
     }
 
-    /// Adds a segment of `source`; returns the session it closed, if any.
+    /// Adds a segment of `source` from `start` at `offset` to `end` at `end_offset`.
     pub(crate) fn push(
         &mut self,
         source: u32,
         stage: &'static str,
-        start: i64,
-        end: i64,
-        offset: i32,
-    ) -> Option<NewEvent> {
-        let mut closed = None;
-        if let Some(open) = self.open.get_mut(&source) {
-            let joins = start <= open.end + self.gap_ms
-                && end >= open.start - self.gap_ms
-                && end.max(open.end) - start.min(open.start) <= MAX_SESSION_MS;
-            if joins {
-                open.start = open.start.min(start);
-                open.end = open.end.max(end);
-                open.segments.push((stage, start, end));
-                return None;
-            }
-            closed = self.open.remove(&source).map(finish);
-        }
-        self.open.insert(
-            source,
-            Open {
-                start,
-                end,
-                offset,
-                segments: vec![(stage, start, end)],
-            },
-        );
-        closed
+        (start, offset): (i64, i32),
+        (end, end_offset): (i64, i32),
+    ) {
+        self.segments.entry(source).or_default().push(Segment {
+            stage,
+            start,
+            end,
+            offset,
+            end_offset,
+        });
     }
 
-    /// Closes every open session (at the end of the document).
+    /// The sessions of every source (at the end of the document), oldest first: in start
+    /// order, a segment joins the session before it when it starts at most the gap after that
+    /// session's end and the session stays within a day.
     pub(crate) fn finish_all(&mut self) -> Vec<(u32, NewEvent)> {
-        let mut all: Vec<(u32, NewEvent)> = self
-            .open
-            .drain()
-            .map(|(source, open)| (source, finish(open)))
-            .collect();
+        let mut all: Vec<(u32, NewEvent)> = Vec::new();
+        for (source, mut segments) in self.segments.drain() {
+            segments.sort_by_key(|s| (s.start, s.end));
+            let mut open: Option<Open> = None;
+            for s in segments {
+                if let Some(o) = open.as_mut()
+                    && s.start <= o.end + self.gap_ms
+                    && s.end.max(o.end) - o.start <= MAX_SESSION_MS
+                {
+                    if s.end > o.end {
+                        o.end = s.end;
+                        o.end_offset = s.end_offset;
+                    }
+                    o.segments.push((s.stage, s.start, s.end));
+                    continue;
+                }
+                all.extend(open.take().map(|o| (source, finish(o))));
+                open = Some(Open {
+                    start: s.start,
+                    end: s.end,
+                    offset: s.offset,
+                    end_offset: s.end_offset,
+                    segments: vec![(s.stage, s.start, s.end)],
+                });
+            }
+            all.extend(open.map(|o| (source, finish(o))));
+        }
         all.sort_by_key(|(source, e)| (e.start, *source));
         all
     }
@@ -111,24 +133,7 @@ fn finish(open: Open) -> NewEvent {
     // In-bed time that no other stage covers.
     let covered = stages.clone();
     for &(_, start, end) in segments.iter().filter(|s| s.0 == "in_bed") {
-        let mut from = start;
-        for c in covered.iter().filter(|c| c.end > start && c.start < end) {
-            if c.start > from {
-                stages.push(StageInterval {
-                    stage: "in_bed".into(),
-                    start: from,
-                    end: c.start,
-                });
-            }
-            from = from.max(c.end);
-        }
-        if from < end {
-            stages.push(StageInterval {
-                stage: "in_bed".into(),
-                start: from,
-                end,
-            });
-        }
+        stages.extend(sleep::uncovered(&covered, start, end, "in_bed"));
     }
     stages.sort_by_key(|s| (s.start, s.end));
     let mut merged: Vec<StageInterval> = Vec::with_capacity(stages.len());
@@ -150,6 +155,7 @@ fn finish(open: Open) -> NewEvent {
             efficiency_percent: (has_sleep && length > 0)
                 .then(|| (asleep as f64 * 100.0 / length as f64).clamp(0.0, 100.0)),
             stages: merged,
+            end_zone_offset: (open.end_offset != open.offset).then_some(open.end_offset),
         }),
     }
 }
@@ -190,17 +196,18 @@ mod tests {
     #[test]
     fn adjacent_segments_form_one_session_and_a_gap_splits() {
         let mut s = Sessions::default();
-        assert!(s.push(1, "light", 0, 30 * M, 3600).is_none());
-        assert!(s.push(1, "deep", 30 * M, 60 * M, 3600).is_none());
-        assert!(s.push(1, "light", 70 * M, 90 * M, 3600).is_none());
+        s.push(1, "light", (0, 3600), (30 * M, 3600));
+        s.push(1, "deep", (30 * M, 3600), (60 * M, 3600));
+        s.push(1, "light", (70 * M, 3600), (90 * M, 3600));
         // 90 → 210: a gap of exactly 120 minutes joins; 220 → 341: 121 minutes splits.
-        assert!(s.push(1, "rem", 210 * M, 220 * M, 3600).is_none());
-        let first = s
-            .push(1, "light", 341 * M, 350 * M, 3600)
-            .expect("gap closes");
+        s.push(1, "rem", (210 * M, 3600), (220 * M, 3600));
+        s.push(1, "light", (341 * M, 3600), (350 * M, 3600));
+        let all = s.finish_all();
+        assert_eq!(all.len(), 2);
+        let first = &all[0].1;
         assert_eq!((first.start, first.end), (0, 220 * M));
         assert_eq!(
-            stages(&first),
+            stages(first),
             vec![
                 ("light".into(), 0, 30),
                 ("deep".into(), 30, 60),
@@ -208,24 +215,47 @@ mod tests {
                 ("rem".into(), 210, 220)
             ]
         );
-        let rest = s.finish_all();
-        assert_eq!(rest.len(), 1);
-        assert_eq!(rest[0].1.start, 341 * M);
+        assert_eq!(all[1].1.start, 341 * M);
         // A configured gap of 30 minutes splits at 31.
         let mut s = Sessions::new(30 * M);
-        s.push(1, "light", 0, 30 * M, 0);
-        assert!(s.push(1, "deep", 60 * M, 70 * M, 0).is_none());
-        assert!(s.push(1, "deep", 101 * M, 110 * M, 0).is_some());
+        s.push(1, "light", (0, 0), (30 * M, 0));
+        s.push(1, "deep", (60 * M, 0), (70 * M, 0));
+        s.push(1, "deep", (101 * M, 0), (110 * M, 0));
+        let starts: Vec<i64> = s.finish_all().iter().map(|(_, e)| e.start / M).collect();
+        assert_eq!(starts, [0, 101]);
+    }
+
+    #[test]
+    fn a_late_out_of_order_segment_joins_its_own_night_and_the_end_keeps_its_offset() {
+        let mut s = Sessions::default();
+        // Night one (+01:00 at bedtime, -05:00 on landing), then night two, then a
+        // duplicate of night one's deep segment written after night two began.
+        s.push(1, "light", (0, 3600), (60 * M, 3600));
+        s.push(1, "deep", (60 * M, 3600), (120 * M, 3600));
+        s.push(1, "rem", (120 * M, 3600), (480 * M, -18_000));
+        s.push(1, "light", (1440 * M, -18_000), (1900 * M, -18_000));
+        s.push(1, "deep", (60 * M, 3600), (120 * M, 3600));
+        let all = s.finish_all();
+        let spans: Vec<(i64, i64)> = all.iter().map(|(_, e)| (e.start / M, e.end / M)).collect();
+        assert_eq!(spans, [(0, 480), (1440, 1900)]);
+        match &all[0].1.body {
+            EventBody::Sleep(d) => {
+                assert_eq!(all[0].1.zone_offset, 3600);
+                assert_eq!(d.end_zone_offset, Some(-18_000));
+                assert_eq!(d.stages.len(), 3, "the duplicate adds no stage");
+            }
+            _ => unreachable!(),
+        }
     }
 
     #[test]
     fn in_bed_fills_only_uncovered_time_and_sources_stay_apart() {
         let mut s = Sessions::default();
-        s.push(1, "in_bed", 0, 100 * M, 0);
-        s.push(1, "light", 10 * M, 50 * M, 0);
-        s.push(1, "awake", 50 * M, 55 * M, 0);
-        s.push(1, "rem", 55 * M, 90 * M, 0);
-        s.push(2, "in_bed", 5 * M, 95 * M, 0);
+        s.push(1, "in_bed", (0, 0), (100 * M, 0));
+        s.push(1, "light", (10 * M, 0), (50 * M, 0));
+        s.push(1, "awake", (50 * M, 0), (55 * M, 0));
+        s.push(1, "rem", (55 * M, 0), (90 * M, 0));
+        s.push(2, "in_bed", (5 * M, 0), (95 * M, 0));
         let all = s.finish_all();
         assert_eq!(all.len(), 2);
         let (_, one) = &all[0];

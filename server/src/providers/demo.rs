@@ -280,6 +280,7 @@ pub fn generate(account: &str, start: i64, end: i64) -> Fetched {
                         nap: false,
                         efficiency_percent: Some(94.0),
                         stages,
+                        end_zone_offset: None,
                     }),
                 },
             ));

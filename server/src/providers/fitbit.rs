@@ -602,6 +602,7 @@ fn sleep(s: Sleep, source: SourceKey, fetched: &mut Fetched) -> bool {
                 nap: s.metadata.and_then(|m| m.nap).unwrap_or(false),
                 efficiency_percent: None,
                 stages,
+                end_zone_offset: None,
             }),
         },
     ));

@@ -421,6 +421,8 @@ fn sleep(s: Sleep, fetched: &mut Fetched, samples: &mut Samples) -> bool {
                     .as_deref()
                     .map(|p| hypnogram_stages(p, start, end))
                     .unwrap_or_default(),
+                // bedtime_end carries its own offset (a night on a flight ends elsewhere).
+                end_zone_offset: (end_offset != offset).then_some(end_offset),
             }),
         },
     ));

@@ -380,6 +380,7 @@ fn sleep(s: Sleep, fetched: &mut Fetched, samples: &mut Samples) -> bool {
                 nap: s.nap,
                 efficiency_percent: efficiency,
                 stages: Vec::new(),
+                end_zone_offset: None,
             }),
         },
     ));

@@ -62,7 +62,7 @@ class Workout(_message.Message):
     def __init__(self, name: _Optional[str] = ..., data_source: _Optional[str] = ..., workout_type: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., distance_meters: _Optional[float] = ..., active_energy_kcal: _Optional[float] = ..., steps: _Optional[int] = ..., heart_rate_avg: _Optional[float] = ..., heart_rate_max: _Optional[float] = ..., elevation_gain_meters: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., moving_seconds: _Optional[int] = ...) -> None: ...
 
 class SleepSession(_message.Message):
-    __slots__ = ("name", "data_source", "start_time", "end_time", "zone_offset", "nap", "efficiency_percent", "stages", "create_time", "update_time")
+    __slots__ = ("name", "data_source", "start_time", "end_time", "zone_offset", "nap", "efficiency_percent", "stages", "create_time", "update_time", "end_zone_offset")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_SOURCE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class SleepSession(_message.Message):
     STAGES_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_ZONE_OFFSET_FIELD_NUMBER: _ClassVar[int]
     name: str
     data_source: str
     start_time: _timestamp_pb2.Timestamp
@@ -83,7 +84,8 @@ class SleepSession(_message.Message):
     stages: _containers.RepeatedCompositeFieldContainer[SleepStageInterval]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., data_source: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., nap: _Optional[bool] = ..., efficiency_percent: _Optional[float] = ..., stages: _Optional[_Iterable[_Union[SleepStageInterval, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    end_zone_offset: int
+    def __init__(self, name: _Optional[str] = ..., data_source: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., zone_offset: _Optional[int] = ..., nap: _Optional[bool] = ..., efficiency_percent: _Optional[float] = ..., stages: _Optional[_Iterable[_Union[SleepStageInterval, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_zone_offset: _Optional[int] = ...) -> None: ...
 
 class SleepStageInterval(_message.Message):
     __slots__ = ("stage", "start_time", "end_time")

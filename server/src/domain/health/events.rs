@@ -59,6 +59,9 @@ pub struct SleepDetails {
     pub nap: bool,
     pub efficiency_percent: Option<f64>,
     pub stages: Vec<StageInterval>,
+    /// Offset of local time from UTC at the session's end, seconds, where it differs from the
+    /// start's or the source said (a night that crosses time zones); `None`: the start's.
+    pub end_zone_offset: Option<i32>,
 }
 
 /// What an event is.
@@ -113,6 +116,7 @@ impl EventBody {
                 } else {
                     new.stages.clone()
                 },
+                end_zone_offset: new.end_zone_offset.or(old.end_zone_offset),
             }),
             _ => self.clone(),
         }
@@ -167,6 +171,19 @@ pub struct Event {
     pub body: EventBody,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Event {
+    /// Offset of local time at the event's end: a sleep session's own, else its start's.
+    pub fn end_offset(&self) -> i32 {
+        match &self.body {
+            EventBody::Sleep(SleepDetails {
+                end_zone_offset: Some(offset),
+                ..
+            }) => *offset,
+            _ => self.zone_offset,
+        }
+    }
 }
 
 /// A query over a user's events of one category.
@@ -261,6 +278,11 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
                     e.end - e.start <= DAY_MS,
                     &format!("{at}.end_time"),
                     "a sleep session lasts at most 24 hours",
+                );
+                v.check(
+                    s.end_zone_offset.is_none_or(|o| o.abs() <= 18 * 3600),
+                    &format!("{at}.end_zone_offset"),
+                    "must be within ±18 hours (seconds)",
                 );
                 if let Some(eff) = s.efficiency_percent {
                     v.check(
@@ -418,12 +440,16 @@ impl Events<'_> {
             )
         });
         let mut kept: Vec<Event> = Vec::new();
-        for event in events {
-            if !kept
-                .iter()
-                .any(|k| k.start < event.end && event.start < k.end)
-            {
-                kept.push(event);
+        if query.category == Category::Sleep {
+            kept = super::sleep::merge_nights(events);
+        } else {
+            for event in events {
+                if !kept
+                    .iter()
+                    .any(|k| k.start < event.end && event.start < k.end)
+                {
+                    kept.push(event);
+                }
             }
         }
         kept.sort_by_key(|e| (e.start, e.id));
@@ -536,6 +562,7 @@ mod tests {
             nap: false,
             efficiency_percent: Some(90.0),
             stages: vec![stage.clone()],
+            end_zone_offset: Some(-18_000),
         });
         let bare = EventBody::Sleep(SleepDetails::default());
         assert_eq!(bare.filled_from(&night), night);

@@ -94,8 +94,9 @@ pub fn stages(mut phases: Vec<StageInterval>) -> Vec<StageInterval> {
     out
 }
 
-/// The session of stage intervals (non-empty, as `stages` returns them) at `zone_offset`.
-pub fn session(stages: Vec<StageInterval>, zone_offset: i32) -> Option<NewEvent> {
+/// The session of stage intervals (non-empty, as `stages` returns them) that began at
+/// `zone_offset` and ended at `end_offset`.
+pub fn session(stages: Vec<StageInterval>, zone_offset: i32, end_offset: i32) -> Option<NewEvent> {
     let start = stages.first()?.start;
     let end = stages.iter().map(|s| s.end).max()?;
     let slept: i64 = stages
@@ -112,8 +113,123 @@ pub fn session(stages: Vec<StageInterval>, zone_offset: i32) -> Option<NewEvent>
             nap: false,
             efficiency_percent: Some(efficiency),
             stages,
+            end_zone_offset: (end_offset != zone_offset).then_some(end_offset),
         }),
     })
+}
+
+/// The pieces of [from, to) that no interval of `covered` (sorted, not overlapping) covers,
+/// as intervals of `stage`: a phone's "in bed" around a watch's stages.
+pub fn uncovered(covered: &[StageInterval], from: i64, to: i64, stage: &str) -> Vec<StageInterval> {
+    let mut out = Vec::new();
+    let mut at = from;
+    for c in covered.iter().filter(|c| c.end > from && c.start < to) {
+        if c.start > at {
+            out.push(StageInterval {
+                stage: stage.into(),
+                start: at,
+                end: c.start,
+            });
+        }
+        at = at.max(c.end);
+    }
+    if at < to {
+        out.push(StageInterval {
+            stage: stage.into(),
+            start: at,
+            end: to,
+        });
+    }
+    out
+}
+
+/// Whether a session says when its user slept: it has an asleep stage, or no stages at all (a
+/// provider's session without a hypnogram). One of only in-bed and awake time (a phone on the
+/// nightstand) says when they were in bed.
+fn says_asleep(event: &Event) -> bool {
+    match &event.body {
+        EventBody::Sleep(s) => s.stages.is_empty() || s.stages.iter().any(|i| asleep(&i.stage)),
+        EventBody::Workout { .. } => true,
+    }
+}
+
+fn overlap(a: &Event, b: &Event) -> i64 {
+    (a.end.min(b.end) - a.start.max(b.start)).max(0)
+}
+
+/// The merged view of a user's sleep sessions, `ranked` best source first:
+/// - of the sessions that say when the user slept, one per night: a session overlapping a
+///   better-ranked one is left out (Garmin and Oura for the same night: the better-ranked);
+/// - a session of only in-bed time (a phone's) widens the kept session it overlaps most: the
+///   span becomes the union, the time its stages leave uncovered is in bed, and efficiency is
+///   recomputed over the whole span; one that overlaps none stays, unless a better-ranked
+///   in-bed session overlaps it.
+///
+/// The widened session keeps the id and source of the session its stages come from.
+pub fn merge_nights(ranked: Vec<Event>) -> Vec<Event> {
+    let (sleeping, in_bed): (Vec<Event>, Vec<Event>) = ranked.into_iter().partition(says_asleep);
+    let mut kept: Vec<Event> = Vec::new();
+    for event in sleeping {
+        if !kept.iter().any(|k| overlap(k, &event) > 0) {
+            kept.push(event);
+        }
+    }
+    let mut alone: Vec<Event> = Vec::new();
+    for bed in in_bed {
+        let best = kept
+            .iter_mut()
+            .filter(|k| overlap(k, &bed) > 0)
+            .max_by_key(|k| overlap(k, &bed));
+        match best {
+            Some(night) => widen(night, &bed),
+            None if !alone.iter().any(|a| overlap(a, &bed) > 0) => alone.push(bed),
+            None => {}
+        }
+    }
+    kept.extend(alone);
+    kept
+}
+
+/// Widens `night` by the in-bed session `bed` (see [`merge_nights`]); a union longer than a
+/// day is not one night and leaves `night` as it is.
+fn widen(night: &mut Event, bed: &Event) {
+    let (start, end) = (night.start.min(bed.start), night.end.max(bed.end));
+    if end - start > DAY_MS {
+        return;
+    }
+    let end_offset = if bed.end > night.end {
+        bed.end_offset()
+    } else {
+        night.end_offset()
+    };
+    if bed.start < night.start {
+        night.zone_offset = bed.zone_offset;
+    }
+    let EventBody::Sleep(details) = &mut night.body else {
+        return;
+    };
+    let mut stages = std::mem::take(&mut details.stages);
+    if stages.is_empty() {
+        stages.push(StageInterval {
+            stage: "asleep".into(),
+            start: night.start,
+            end: night.end,
+        });
+    }
+    let filler = uncovered(&stages, start, end, "in_bed");
+    stages.extend(filler);
+    stages.sort_by_key(|s| (s.start, s.end));
+    let slept: i64 = stages
+        .iter()
+        .filter(|s| asleep(&s.stage))
+        .map(|s| s.end - s.start)
+        .sum();
+    details.efficiency_percent =
+        Some((slept as f64 * 1000.0 / (end - start) as f64).round() / 10.0);
+    details.stages = stages;
+    details.end_zone_offset = (end_offset != night.zone_offset).then_some(end_offset);
+    night.start = start;
+    night.end = end;
 }
 
 fn intervals(phases: &[SleepPhase]) -> Vec<StageInterval> {
@@ -255,6 +371,10 @@ impl Sleep<'_> {
             }
         }
         let offset = phases.first().map_or(0, |p| p.zone_offset);
+        let end_offset = phases
+            .iter()
+            .max_by_key(|p| p.end)
+            .map_or(offset, |p| p.zone_offset);
         let mut merged = stages(all.clone());
         let mut replaced: Vec<&Event> = stored.iter().collect();
         if merged.last().map(|s| s.end).unwrap_or(0) - merged.first().map(|s| s.start).unwrap_or(0)
@@ -264,7 +384,7 @@ impl Sleep<'_> {
             merged = stages(intervals(phases));
             replaced.clear();
         }
-        let Some(event) = session(merged, offset) else {
+        let Some(event) = session(merged, offset, end_offset) else {
             return Ok(false);
         };
         let stats = self
@@ -352,7 +472,7 @@ mod tests {
             s("deep", 15, 30),
         ]);
         assert_eq!(out, vec![s("light", 0, 20), s("deep", 20, 30)]);
-        let event = session(out, 3600).unwrap();
+        let event = session(out, 3600, 3600).unwrap();
         assert_eq!((event.start, event.end), (0, 30));
         match event.body {
             EventBody::Sleep(d) => assert_eq!(d.efficiency_percent, Some(100.0)),
@@ -367,7 +487,7 @@ mod tests {
             start,
             end,
         };
-        let event = session(stages(vec![s("in_bed", 0, 10), s("deep", 10, 40)]), 0).unwrap();
+        let event = session(stages(vec![s("in_bed", 0, 10), s("deep", 10, 40)]), 0, 0).unwrap();
         match event.body {
             EventBody::Sleep(d) => assert_eq!(d.efficiency_percent, Some(75.0)),
             EventBody::Workout { .. } => unreachable!(),

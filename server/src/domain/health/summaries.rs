@@ -280,7 +280,7 @@ impl Summaries<'_> {
         let mut days: HashMap<i64, SleepDay> = HashMap::new();
         for session in sessions {
             let day = days
-                .entry(local_day(session.end, session.zone_offset))
+                .entry(local_day(session.end, session.end_offset()))
                 .or_default();
             let EventBody::Sleep(details) = &session.body else {
                 continue;

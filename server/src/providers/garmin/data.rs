@@ -324,6 +324,7 @@ fn sleep(s: &Sleep, fetched: &mut Fetched) -> Result<(), Unread> {
                 nap: false,
                 efficiency_percent: None,
                 stages,
+                end_zone_offset: None,
             }),
         },
     ));

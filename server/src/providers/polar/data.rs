@@ -274,6 +274,7 @@ pub(super) fn night(n: &Night) -> Option<(DateTime<FixedOffset>, NewEvent, RawBa
             nap: false,
             efficiency_percent: efficiency,
             stages,
+            end_zone_offset: None,
         }),
     };
     let heart = anchored(&start, &n.heart_rate_samples);

@@ -18,7 +18,7 @@ use crate::store::EventStore;
 
 const SELECT: &str = "SELECT e.id, e.user_id, d.uid, e.category, e.event_type, e.start_at, e.end_at, e.zone_offset, \
     e.created_at, e.updated_at, w.distance_m, w.active_energy_kcal, w.steps, w.heart_rate_avg, w.heart_rate_max, \
-    w.elevation_gain_m, sd.is_nap, sd.efficiency_percent, sd.stages, w.moving_seconds \
+    w.elevation_gain_m, sd.is_nap, sd.efficiency_percent, sd.stages, w.moving_seconds, sd.end_zone_offset \
     FROM event_record e JOIN data_source d ON d.id = e.source_id \
     LEFT JOIN workout_details w ON w.event_id = e.id LEFT JOIN sleep_details sd ON sd.event_id = e.id";
 
@@ -31,6 +31,7 @@ fn event(row: &QueryResult) -> Result<Event> {
             efficiency_percent: get(row, 17)?,
             stages: serde_json::from_value::<Vec<StageInterval>>(stages)
                 .map_err(anyhow::Error::from)?,
+            end_zone_offset: get(row, 20)?,
         })
     } else {
         EventBody::Workout {
@@ -89,12 +90,14 @@ async fn insert_details(conn: &impl ConnectionTrait, id: Uuid, body: &EventBody)
             let stages = serde_json::to_value(&s.stages).map_err(anyhow::Error::from)?;
             stmt(
                 backend,
-                "INSERT INTO sleep_details (event_id, is_nap, efficiency_percent, stages) VALUES (?, ?, ?, ?)",
+                "INSERT INTO sleep_details (event_id, is_nap, efficiency_percent, stages, end_zone_offset) \
+                 VALUES (?, ?, ?, ?, ?)",
                 vec![
                     id.into(),
                     s.nap.into(),
                     s.efficiency_percent.into(),
                     Value::Json(Some(Box::new(stages))),
+                    s.end_zone_offset.into(),
                 ],
             )
         }
