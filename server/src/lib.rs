@@ -148,6 +148,9 @@ impl AppState {
                 api_rate_limit: (config.api_rate_limit_per_minute > 0)
                     .then_some(config.api_rate_limit_per_minute),
                 sleep_end_gap: Duration::minutes(config.sleep_end_gap_minutes as i64),
+                stream_idle_timeout: std::time::Duration::from_secs(
+                    config.stream_idle_timeout_seconds,
+                ),
             },
         });
         jobs.ctx = Some(ctx.clone());

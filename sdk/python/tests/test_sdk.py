@@ -133,3 +133,29 @@ def test_watch_sync_status_streams_a_demo_sync_to_success(backend):
     )
     assert len(hours.series) == 1
     assert len(hours.series[0].buckets) >= 24 * 6
+
+
+def test_a_huge_bad_value_is_a_bounded_invalid_argument_to_a_stock_client(backend):
+    """1 MiB of unknown series type, and 500 of them: a stock grpcio client (default metadata
+    limits) still sees INVALID_ARGUMENT with its violations, not RESOURCE_EXHAUSTED."""
+    from owl.v1 import health_pb2
+
+    user = create_user(backend, f"huge-{time.time_ns()}")
+    series = backend.service(ts_grpc.TimeSeriesServiceStub)
+    cases = [
+        [health_pb2.SampleBatch(series_type="x" * (1 << 20), times=[1_763_625_600_000], values=[1.0])],
+        [
+            health_pb2.SampleBatch(series_type=f"unknown-{i}-" + "y" * 100, times=[1_763_625_600_000], values=[1.0])
+            for i in range(500)
+        ],
+    ]
+    for batches in cases:
+        with pytest.raises(OwlError) as raised:
+            series.WriteSamples(ts_pb.WriteSamplesRequest(parent=user.name, batches=batches))
+        error = raised.value
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.reason == "INVALID_ARGUMENT"
+        fields = [v.field for v in error.field_violations]
+        assert "batches[0].series_type" in fields
+        assert all(len(v.description.encode()) <= 120 for v in error.field_violations)
+    assert error.field_violations[-1].description.endswith("more violations not listed")

@@ -16,17 +16,18 @@ pub fn timestamp(time: DateTime<Utc>) -> Option<Timestamp> {
     })
 }
 
-/// UNIX ms of an optional timestamp; a malformed one is a violation of `field`.
+/// The seconds a protobuf Timestamp may hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
+
+/// UNIX ms of an optional timestamp; a malformed one (outside years 1 to 9999, or nanos out of
+/// range) is a violation of `field`, so later arithmetic on it cannot overflow.
 pub fn optional_millis(t: Option<Timestamp>, field: &str, v: &mut Violations) -> Option<i64> {
     let t = t?;
-    match t.seconds.checked_mul(1000) {
-        Some(ms) if (0..1_000_000_000).contains(&t.nanos) => {
-            Some(ms + i64::from(t.nanos) / 1_000_000)
-        }
-        _ => {
-            v.add(field, "is not a valid timestamp");
-            Some(0)
-        }
+    if TIMESTAMP_SECONDS.contains(&t.seconds) && (0..1_000_000_000).contains(&t.nanos) {
+        Some(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+    } else {
+        v.add(field, "is not a valid timestamp (years 1 to 9999)");
+        Some(0)
     }
 }
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::auth::caller;
 use super::convert::{one_child_name, one_name, page_request, timestamp};
+use super::stream::next_message;
 use crate::AppState;
 use crate::domain::Context;
 use crate::domain::error::Error;
@@ -167,7 +168,8 @@ impl ImportService for ImportApi {
     ) -> Result<Response<pb::Import>, Status> {
         let caller = caller(&self.ctx, &request).await?;
         let mut stream = request.into_inner();
-        let Some(first) = stream.message().await? else {
+        let idle = self.ctx.settings.stream_idle_timeout;
+        let Some(first) = next_message(&mut stream, idle).await? else {
             return Err(Error::invalid("parent", "is required in the first message").into());
         };
         let user = one_name(&first.parent, "users", "parent")?;
@@ -188,7 +190,7 @@ impl ImportService for ImportApi {
                     .await?;
                 offset += len;
             }
-            match stream.message().await? {
+            match next_message(&mut stream, idle).await? {
                 Some(message) => data = message.data,
                 None => break,
             }

@@ -27,9 +27,11 @@ mod events;
 mod http;
 mod imports;
 mod oauth;
+mod panics;
 mod sdk_sync;
 mod sdk_token;
 pub mod status;
+mod stream;
 mod summaries;
 mod sync;
 mod time_series;
@@ -103,10 +105,12 @@ pub async fn router(state: &AppState) -> anyhow::Result<axum::Router> {
     let grpc = routes
         .routes()
         .into_axum_router()
+        .layer(panics::grpc())
         .layer(crate::metrics::GrpcMetricsLayer::new())
         .layer(tonic_web::GrpcWebLayer::new());
     let plain = http::routes(state)
         .merge(oauth::routes(state))
-        .merge(crate::metrics::routes(state));
+        .merge(crate::metrics::routes(state))
+        .layer(panics::http());
     Ok(http::layered(grpc.merge(plain), state))
 }

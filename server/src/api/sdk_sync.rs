@@ -10,6 +10,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
 use super::convert::one_name;
+use super::stream::next_message;
 use super::time_series::{device_type_key, recording_method};
 use crate::domain::Context;
 use crate::domain::error::Error;
@@ -162,7 +163,8 @@ impl SdkSyncService for SdkSyncApi {
     ) -> Result<Response<pb::StreamHealthBatchesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let mut messages = request.into_inner();
-        let Some(first) = messages.message().await? else {
+        let idle = self.0.settings.stream_idle_timeout;
+        let Some(first) = next_message(&mut messages, idle).await? else {
             return Err(Error::invalid("parent", "the stream carried no message").into());
         };
         let parent = first.parent.clone();
@@ -189,7 +191,7 @@ impl SdkSyncService for SdkSyncApi {
             total += &done;
             results.push(result(done));
             index += 1;
-            next = messages.message().await?;
+            next = next_message(&mut messages, idle).await?;
         }
         Ok(Response::new(pb::StreamHealthBatchesResponse {
             results,

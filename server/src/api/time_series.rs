@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::auth::caller;
 use super::convert::{one_name, parse_name, time_range, timestamp, user_and_range};
+use super::stream::next_message;
 use crate::domain::Context;
 use crate::domain::error::Error;
 use crate::domain::health::catalog::series_type_by_id;
@@ -237,14 +238,16 @@ impl TimeSeriesService for TimeSeriesApi {
     ) -> Result<Response<pb::StreamSamplesResponse>, Status> {
         let caller = caller(&self.0, &request).await?;
         let mut messages = request.into_inner();
-        let Some(first) = messages.message().await? else {
+        let idle = self.0.settings.stream_idle_timeout;
+        let Some(first) = next_message(&mut messages, idle).await? else {
             return Err(Error::invalid("parent", "the stream carried no message").into());
         };
         let user = one_name(&first.parent, "users", "messages[0].parent")?;
         let mut stream = Samples(&self.0).open(&caller, user).await?;
         stream.write(raw_batches(first.batches)).await?;
-        // A broken stream ends here with an error: the open transaction is dropped, unstored.
-        while let Some(message) = messages.message().await? {
+        // No transaction is open while waiting: a broken or idle stream ends here with an
+        // error, and only what it buffered since its last chunk is dropped.
+        while let Some(message) = next_message(&mut messages, idle).await? {
             if !message.parent.is_empty() && message.parent != first.parent {
                 return Err(Error::invalid(
                     "parent",

@@ -33,6 +33,7 @@ pub enum Reason {
     UploadIncomplete,
     UploadClosed,
     ChecksumMismatch,
+    StreamIdle,
     Unavailable,
     Internal,
 }
@@ -60,6 +61,7 @@ impl Reason {
             Reason::UploadIncomplete => "UPLOAD_INCOMPLETE",
             Reason::UploadClosed => "UPLOAD_CLOSED",
             Reason::ChecksumMismatch => "CHECKSUM_MISMATCH",
+            Reason::StreamIdle => "STREAM_IDLE",
             Reason::Unavailable => "UNAVAILABLE",
             Reason::Internal => "INTERNAL",
         }
@@ -98,6 +100,9 @@ pub enum Error {
     PermissionDenied(String),
     #[error("{0}")]
     Unavailable(String),
+    /// The client left a stream idle longer than the deployment allows.
+    #[error("{0}")]
+    StreamIdle(String),
     /// A request budget is spent; try again after `retry_after`.
     #[error("{message}")]
     ResourceExhausted {

@@ -59,6 +59,9 @@ pub struct Settings {
     /// A source quiet this long closes its buffered sleep phases into a session
     /// (SLEEP_END_GAP_MINUTES).
     pub sleep_end_gap: Duration,
+    /// How long a client-streaming call may wait for its client's next message
+    /// (OWL_STREAM_IDLE_TIMEOUT_SECONDS).
+    pub stream_idle_timeout: std::time::Duration,
 }
 
 /// What every use-case may reach: stores, clock, signer, mailer and settings.

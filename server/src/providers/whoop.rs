@@ -530,7 +530,7 @@ impl Provider for Whoop {
             .parse()
             .map_err(|_| ProviderError::Unauthorized("unreadable signature timestamp".into()))?;
         // WHOOP keeps its own clock; so does owl's check, like the demo provider's tokens.
-        if (Utc::now().timestamp_millis() - sent).abs() > WEBHOOK_TOLERANCE_MS {
+        if Utc::now().timestamp_millis().abs_diff(sent) > WEBHOOK_TOLERANCE_MS.unsigned_abs() {
             return Err(ProviderError::Unauthorized(
                 "signature timestamp too far from now".into(),
             ));

@@ -234,7 +234,7 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
             "must not be more than a day in the future",
         );
         v.check(
-            e.zone_offset.abs() <= 18 * 3600,
+            (-18 * 3600..=18 * 3600).contains(&e.zone_offset),
             &format!("{at}.zone_offset"),
             "must be within ±18 hours (seconds)",
         );
@@ -280,7 +280,8 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
                     "a sleep session lasts at most 24 hours",
                 );
                 v.check(
-                    s.end_zone_offset.is_none_or(|o| o.abs() <= 18 * 3600),
+                    s.end_zone_offset
+                        .is_none_or(|o| (-18 * 3600..=18 * 3600).contains(&o)),
                     &format!("{at}.end_zone_offset"),
                     "must be within ±18 hours (seconds)",
                 );
@@ -497,6 +498,11 @@ impl Events<'_> {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<u64> {
+        if let (Some(s), Some(e)) = (start, end) {
+            let mut v = Violations::new();
+            v.check(s < e, "time_range", "start_time must be before end_time");
+            v.finish()?;
+        }
         Users(self.0).managed(caller, user_id).await?;
         if let Some(uid) = source_uid
             && self.0.health.source_id(user_id, uid).await?.is_none()

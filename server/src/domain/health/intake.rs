@@ -116,7 +116,7 @@ pub fn value_problem(value: f64, converted: f64, counts: bool) -> Option<&'stati
 
 /// Whether a zone offset (seconds) exists.
 pub fn offset_ok(offset: i32) -> bool {
-    offset.abs() <= MAX_OFFSET_SECONDS
+    (-MAX_OFFSET_SECONDS..=MAX_OFFSET_SECONDS).contains(&offset)
 }
 
 /// Validates `batches` (named `{prefix}[i]` in violations), converts values to canonical units,
@@ -320,7 +320,7 @@ pub fn sanitize_batches(
                 continue;
             }
             let zone_offset = match batch.zone_offsets.get(j) {
-                Some(&o) if o.abs() > MAX_OFFSET_SECONDS => {
+                Some(&o) if !offset_ok(o) => {
                     dropped.add("invalid_time", 1);
                     continue;
                 }

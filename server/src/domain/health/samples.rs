@@ -9,7 +9,7 @@ use super::catalog::series_type;
 use super::intake::{OffsetRule, RawBatch, check_source, validate_batches};
 use super::{
     AggregateQuery, BucketRow, BucketWidth, DataSource, Priority, SampleCursor, SampleFilter,
-    SampleQuery, SampleRun, SourceKey, WriteStats,
+    SampleQuery, SampleRun, SeriesBatch, SourceKey, WriteStats,
 };
 use crate::domain::Context;
 use crate::domain::auth::Caller;
@@ -18,38 +18,63 @@ use crate::domain::model::User;
 use crate::domain::page::{Page, PageRequest, decode_token, encode_token, fingerprint};
 use crate::domain::users::Users;
 use crate::domain::validate::Violations;
-use crate::store::SampleWriter;
 
 /// Default and largest page of ListSamples, in samples.
 pub const DEFAULT_SAMPLE_PAGE: u64 = 50_000;
 pub const MAX_SAMPLE_PAGE: u64 = 200_000;
 
-/// An open stream of writes for one user: `write` each message, then `commit`.
+/// Samples a stream buffers, validated, before it writes them in one short transaction: a
+/// stream up to this size is stored atomically after its last message; a longer one in
+/// transactions of about this many samples (~5 MB buffered).
+pub const STREAM_CHUNK_SAMPLES: usize = 200_000;
+
+/// An open stream of writes for one user: `write` each message, then `commit`. No database
+/// connection is held between messages: validated batches are buffered and written in short
+/// transactions of [`STREAM_CHUNK_SAMPLES`].
 pub struct SampleStream {
-    writer: Box<dyn SampleWriter>,
+    health: std::sync::Arc<dyn crate::store::HealthStore>,
+    user_id: Uuid,
     offsets: OffsetRule,
     now_ms: i64,
     messages: usize,
+    buffer: Vec<SeriesBatch>,
+    buffered: usize,
     stats: WriteStats,
 }
 
 impl SampleStream {
-    /// Validates and writes one message's batches; on error nothing of the stream is kept.
+    /// Validates one message's batches and buffers them; writes the buffer once it holds a
+    /// chunk. On an invalid message nothing more of the stream is written.
     pub async fn write(&mut self, batches: Vec<RawBatch>) -> Result<()> {
         let prefix = format!("messages[{}].batches", self.messages);
         self.messages += 1;
         let (batches, duplicates) = validate_batches(batches, &prefix, self.now_ms, &self.offsets)?;
         self.stats.skipped += duplicates;
-        for batch in &batches {
-            let stats = self.writer.write(batch).await?;
-            self.stats += stats;
+        self.buffered += batches.iter().map(|b| b.samples.len()).sum::<usize>();
+        self.buffer.extend(batches);
+        if self.buffered >= STREAM_CHUNK_SAMPLES {
+            self.flush().await?;
         }
         Ok(())
     }
 
-    /// Commits everything and returns what the stream did.
-    pub async fn commit(self) -> Result<WriteStats> {
-        self.writer.commit().await?;
+    /// Writes the buffered batches in one transaction.
+    async fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.health.begin_samples(self.user_id).await?;
+        for batch in self.buffer.drain(..) {
+            self.stats += writer.write(&batch).await?;
+        }
+        writer.commit().await?;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes what is buffered and returns what the stream did.
+    pub async fn commit(mut self) -> Result<WriteStats> {
+        self.flush().await?;
         Ok(self.stats)
     }
 }
@@ -166,13 +191,15 @@ impl Samples<'_> {
     pub async fn open(&self, caller: &Caller, user_id: Uuid) -> Result<SampleStream> {
         let user = self.user(caller, user_id).await?;
         let offsets = self.offsets(&user).await?;
-        let writer = self.0.health.begin_samples(user.id).await?;
         let now_ms = self.0.clock.now().timestamp_millis();
         Ok(SampleStream {
-            writer,
+            health: self.0.health.clone(),
+            user_id: user.id,
             offsets,
             now_ms,
             messages: 0,
+            buffer: Vec::new(),
+            buffered: 0,
             stats: WriteStats::default(),
         })
     }

@@ -120,11 +120,23 @@ fn local_day(time: i64, offset: i32) -> i64 {
     (time + i64::from(offset) * 1000).div_euclid(DAY_MS)
 }
 
-/// Parses `YYYY-MM-DD`.
+/// The dates owl holds data for: samples start at or after 1970-01-01 UTC (a day's local
+/// time reaches 14 hours before that), and nothing is accepted after 9999.
+fn date_in_model(date: NaiveDate) -> bool {
+    let first = NaiveDate::from_ymd_opt(1969, 12, 31).unwrap_or_default();
+    let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
+    (first..=last).contains(&date)
+}
+
+/// Parses `YYYY-MM-DD`, within the dates the model holds (1969-12-31 to 9999-12-31).
 pub fn parse_date(value: &str, field: &str, v: &mut Violations) -> Option<NaiveDate> {
     let parsed = NaiveDate::parse_from_str(value, "%Y-%m-%d").ok();
-    v.check(parsed.is_some(), field, "must be a date YYYY-MM-DD");
-    parsed
+    match parsed {
+        None => v.add(field, "must be a date YYYY-MM-DD"),
+        Some(date) if !date_in_model(date) => v.add(field, "must be from 1969-12-31 to 9999-12-31"),
+        Some(_) => {}
+    }
+    parsed.filter(|d| date_in_model(*d))
 }
 
 /// Summary use-cases.
@@ -210,8 +222,8 @@ impl Summaries<'_> {
                 && recovery == Recovery::default()
                 && sleep == SleepDay::default()
                 && !measured;
-            let date = NaiveDate::default() + chrono::Days::new(day as u64);
-            if !empty {
+            let date = NaiveDate::default().checked_add_signed(chrono::Duration::days(day));
+            if let (false, Some(date)) = (empty, date) {
                 days.push(DailySummary {
                     date,
                     activity,

@@ -750,8 +750,13 @@ export const TimeSeriesService: GenService<{
   },
   /**
    * Stores a stream of batches for bulk loads and mobile push (native gRPC only:
-   * browsers cannot client-stream; they use WriteSamples). The whole stream is one
-   * transaction: an invalid batch or a broken stream stores nothing.
+   * browsers cannot client-stream; they use WriteSamples). Messages are validated as they
+   * arrive and buffered; owl holds no database transaction while it waits for the next one.
+   * A stream of up to 200,000 samples is stored in one transaction after its last message:
+   * an invalid batch or a broken stream stores nothing. A longer stream is stored in
+   * transactions of about 200,000 samples, so one that breaks keeps the chunks written
+   * before; writes are idempotent, so sending the stream again completes it. A stream idle
+   * for OWL_STREAM_IDLE_TIMEOUT_SECONDS (60 by default) ends with DEADLINE_EXCEEDED.
    *
    * @generated from rpc owl.v1.TimeSeriesService.StreamSamples
    */
