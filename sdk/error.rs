@@ -76,6 +76,15 @@ impl Error {
         }
     }
 
+    /// How long to wait before trying again, from a `google.rpc.RetryInfo` detail
+    /// (RESOURCE_EXHAUSTED, UNAVAILABLE).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Status(status) => status.get_details_retry_info()?.retry_delay,
+            _ => None,
+        }
+    }
+
     /// The underlying status, when the server answered.
     pub fn status(&self) -> Option<&tonic::Status> {
         match self {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::Context;
 use super::auth::Caller;
 use super::error::{Error, Reason, Result};
+use super::guesses::{self, Guesses};
 use super::mail::{Email, deliver};
 use super::model::{Developer, DeveloperCredentials, Invitation, InvitationState, Subject};
 use super::page::{Page, PageRequest};
@@ -87,11 +88,10 @@ impl Developers<'_> {
             "must not be empty",
         );
         v.finish()?;
-        let found = self
-            .0
-            .developers
-            .developer_by_email(&normalize_email(email))
-            .await?;
+        let email = normalize_email(email);
+        let throttle = guesses::sign_in_key(&email);
+        Guesses(self.0).check(&throttle).await?;
+        let found = self.0.developers.developer_by_email(&email).await?;
         let hash = found
             .as_ref()
             .map_or(DUMMY_HASH.to_owned(), |d| d.password_hash.clone());
@@ -103,10 +103,13 @@ impl Developers<'_> {
             Some(d) if matches => {
                 sessions::issue(self.0, Subject::Developer(d.developer.id), None, None).await
             }
-            _ => Err(Error::unauthenticated(
-                Reason::InvalidCredentials,
-                "wrong email or password",
-            )),
+            _ => {
+                Guesses(self.0).failed(&throttle).await?;
+                Err(Error::unauthenticated(
+                    Reason::InvalidCredentials,
+                    "wrong email or password",
+                ))
+            }
         }
     }
 

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod connections;
 pub mod developers;
 pub mod error;
+pub mod guesses;
 pub mod health;
 pub mod imports;
 pub mod lease;
