@@ -142,6 +142,8 @@ pub struct Config {
     pub xml_chunk_size: usize,
     pub redis_sleep_ttl_seconds: u64,
     pub sleep_end_gap_minutes: u64,
+    /// The largest upload accepted, bytes (OWL_MAX_UPLOAD_BYTES).
+    pub max_upload_bytes: i64,
     /// Longest wait for a client-streaming call's next message (OWL_STREAM_IDLE_TIMEOUT_SECONDS).
     pub stream_idle_timeout_seconds: u64,
     pub providers: BTreeMap<&'static str, ProviderConfig>,
@@ -488,6 +490,10 @@ impl Config {
             redis_sleep_ttl_seconds: r.positive("REDIS_SLEEP_TTL_SECONDS", 86_400) as u64,
             sleep_end_gap_minutes: r.positive("SLEEP_END_GAP_MINUTES", 120) as u64,
             stream_idle_timeout_seconds: r.positive("OWL_STREAM_IDLE_TIMEOUT_SECONDS", 60) as u64,
+            max_upload_bytes: r.positive(
+                "OWL_MAX_UPLOAD_BYTES",
+                crate::jobs::import::DEFAULT_MAX_UPLOAD_BYTES,
+            ),
             providers: providers::load(&mut r),
             provider_priority: r.get("OWL_PROVIDER_PRIORITY").map_or_else(
                 || {

@@ -56,7 +56,13 @@ pub struct ImportRuntime {
     queue: Arc<dyn Queue>,
     /// Open spool files of uploads this process is receiving.
     writers: Mutex<HashMap<Uuid, WriterSlot>>,
+    /// The largest upload accepted, bytes (OWL_MAX_UPLOAD_BYTES).
+    pub max_upload_bytes: i64,
 }
+
+/// OWL_MAX_UPLOAD_BYTES' default: 4 GiB, above the largest Apple Health exports seen (a zip of
+/// years of a Watch's data is 1–2 GB).
+pub const DEFAULT_MAX_UPLOAD_BYTES: i64 = 4 << 30;
 
 impl ImportRuntime {
     /// Imports recorded in `store`, spooled in `spool`, queued on `queue`, announced on `bus`.
@@ -72,6 +78,7 @@ impl ImportRuntime {
             bus,
             queue,
             writers: Mutex::new(HashMap::new()),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
     }
 
@@ -396,6 +403,9 @@ impl ImportRuntime {
             ),
             _ => ImportBus::in_process(),
         };
-        Ok(ImportRuntime::new(store, spool, bus, queue))
+        Ok(ImportRuntime {
+            max_upload_bytes: config.max_upload_bytes,
+            ..ImportRuntime::new(store, spool, bus, queue)
+        })
     }
 }

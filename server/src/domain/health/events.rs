@@ -18,6 +18,12 @@ use crate::domain::page::{decode_token, encode_token, fingerprint};
 use crate::domain::users::Users;
 use crate::domain::validate::Violations;
 
+/// Most stage intervals of one sleep session (30-second epochs for a whole day are 2,880).
+pub const MAX_STAGES: usize = 5_000;
+/// Most stage intervals of one page of sleep sessions: a page ends early rather than pass
+/// this (~2 MB), so every answer stays below a stock client's 4 MB.
+pub const MAX_PAGE_STAGES: usize = 50_000;
+
 /// Most events one merged list considers.
 const MAX_MERGED_CANDIDATES: u64 = 10_000;
 /// Most events in one write.
@@ -292,7 +298,12 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
                         "must be 0 to 100",
                     );
                 }
-                for (j, stage) in s.stages.iter().enumerate() {
+                v.check(
+                    s.stages.len() <= MAX_STAGES,
+                    &format!("{at}.stages"),
+                    "at most 5000 stage intervals per session",
+                );
+                for (j, stage) in s.stages.iter().enumerate().take(MAX_STAGES) {
                     let field = format!("{at}.stages[{j}]");
                     v.check(
                         SLEEP_STAGES.contains(&stage.stage.as_str()),
@@ -406,6 +417,19 @@ impl Events<'_> {
             self.0.events.list_events(&query).await?
         };
         let mut next = String::new();
+        let mut stages = 0;
+        let within = rows.iter().position(|e| {
+            stages += match &e.body {
+                EventBody::Sleep(s) => s.stages.len(),
+                EventBody::Workout { .. } => 0,
+            };
+            stages > MAX_PAGE_STAGES
+        });
+        let size = match within {
+            // At least one event a page, so that paging always moves on.
+            Some(i) => (i.max(1) as u64).min(size),
+            None => size,
+        };
         if rows.len() as u64 > size {
             rows.truncate(size as usize);
             if let Some(last) = rows.last() {

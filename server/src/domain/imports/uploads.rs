@@ -87,6 +87,12 @@ impl Imports<'_> {
     ) -> Result<Import> {
         let mut v = Violations::new();
         v.check(total_bytes >= 0, "total_bytes", "must not be negative");
+        let max = self.rt.max_upload_bytes;
+        v.check(
+            total_bytes <= max,
+            "total_bytes",
+            &format!("must be at most {max} bytes (OWL_MAX_UPLOAD_BYTES)"),
+        );
         let sha256 = sha256.trim().to_ascii_lowercase();
         v.check(
             sha256.is_empty()
@@ -198,6 +204,16 @@ impl Imports<'_> {
                 reason: Reason::UploadOffsetMismatch,
                 message: format!("chunk starts at offset {offset}, expected offset {len}"),
             });
+        }
+        if end > self.rt.max_upload_bytes {
+            *guard = Some(writer);
+            return Err(Error::invalid(
+                "data",
+                format!(
+                    "the upload would pass {} bytes (OWL_MAX_UPLOAD_BYTES)",
+                    self.rt.max_upload_bytes
+                ),
+            ));
         }
         if import.total_bytes > 0 && end > import.total_bytes {
             *guard = Some(writer);
