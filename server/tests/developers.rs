@@ -219,10 +219,21 @@ async fn changing_the_password_checks_the_old_one_and_ends_other_sessions() {
     );
     assert_eq!(violated_fields(&error), ["current_password"]);
 
+    // A second later (access tokens carry their issue time in seconds), the change ends
+    // every access token issued before it, the caller's own and the other session's.
+    server.clock.advance(chrono::Duration::seconds(1));
     developer
         .change_password(change(PASSWORD, "a new password 123"))
         .await
         .unwrap();
+    let other_client = server.client.with_token(other.access_token.clone());
+    for stale in [&developer, &other_client] {
+        assert_error(
+            stale.list_developers(Default::default()).await,
+            Code::Unauthenticated,
+            "INVALID_CREDENTIALS",
+        );
+    }
     assert_error(
         server
             .client
@@ -231,9 +242,16 @@ async fn changing_the_password_checks_the_old_one_and_ends_other_sessions() {
         Code::Unauthenticated,
         "INVALID_CREDENTIALS",
     );
-    server
+    let fresh = server
         .client
         .login(login("admin@example.com", "a new password 123"))
+        .await
+        .unwrap();
+    // A session begun in the same second as the change works.
+    server
+        .client
+        .with_token(fresh.access_token)
+        .list_developers(Default::default())
         .await
         .unwrap();
     let stale = server

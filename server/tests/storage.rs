@@ -202,6 +202,7 @@ fn developer(email: &str) -> DeveloperCredentials {
     DeveloperCredentials {
         developer: Developer { id: Uuid::now_v7(), email: email.into(), created_at: Utc::now() },
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g".into(),
+        password_changed_at: Utc::now(),
     }
 }
 

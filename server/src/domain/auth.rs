@@ -72,12 +72,14 @@ impl Authenticator<'_> {
             Some(Credential::Bearer(token)) if token.expose_secret().starts_with("owl_") => {
                 self.api_key(&token).await
             }
-            Some(Credential::Bearer(token)) => self.bearer(&token),
+            Some(Credential::Bearer(token)) => self.bearer(&token).await,
             Some(Credential::ApiKey(key)) => self.api_key(&key).await,
         }
     }
 
-    fn bearer(&self, token: &SecretString) -> Result<Caller> {
+    /// A signed access token's caller. A developer's token ends with the developer (removed)
+    /// and with a password change: one issued in a second before the change is refused.
+    async fn bearer(&self, token: &SecretString) -> Result<Caller> {
         let now = self.0.clock.now().timestamp();
         let claims = self
             .0
@@ -97,7 +99,18 @@ impl Authenticator<'_> {
             claims.kind.as_str(),
             claims.app.as_deref().map(Uuid::parse_str),
         ) {
-            ("developer", None) => Ok(Caller::Developer(subject)),
+            ("developer", None) => {
+                let developer = self.0.developers.developer_by_id(subject).await?;
+                match developer {
+                    Some(d) if claims.iat >= d.password_changed_at.timestamp() => {
+                        Ok(Caller::Developer(subject))
+                    }
+                    _ => Err(Error::unauthenticated(
+                        Reason::InvalidCredentials,
+                        "this session has ended (password changed or developer removed)",
+                    )),
+                }
+            }
             ("sdk", Some(Ok(application_id))) => Ok(Caller::User {
                 user_id: subject,
                 application_id,

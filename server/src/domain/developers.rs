@@ -31,13 +31,15 @@ impl Developers<'_> {
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(anyhow::Error::from)??;
+        let now = self.0.clock.now();
         Ok(DeveloperCredentials {
             developer: Developer {
                 id: Uuid::now_v7(),
                 email: normalize_email(email),
-                created_at: self.0.clock.now(),
+                created_at: now,
             },
             password_hash: hash,
+            password_changed_at: now,
         })
     }
 

@@ -17,6 +17,9 @@ pub struct DeveloperCredentials {
     pub developer: Developer,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// When the password last changed (the account's creation before): access tokens issued
+    /// in an earlier second are no longer accepted.
+    pub password_changed_at: DateTime<Utc>,
 }
 
 /// A team invitation.

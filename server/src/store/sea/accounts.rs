@@ -29,6 +29,8 @@ fn to_developer(m: developer::Model) -> DeveloperCredentials {
             created_at: m.created_at,
         },
         password_hash: m.password_hash,
+        // Only a password change moves `updated_at` (set_password_hash).
+        password_changed_at: m.updated_at,
     }
 }
 
