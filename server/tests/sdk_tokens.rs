@@ -191,3 +191,32 @@ async fn a_deleted_users_sdk_token_reaches_nothing() {
         .await;
     assert_error(refresh, Code::Unauthenticated, "INVALID_CREDENTIALS");
 }
+
+#[tokio::test]
+async fn a_developers_refresh_token_sent_to_the_sdk_refresh_is_refused_unspent() {
+    let server = TestServer::start().await;
+    server.developer().await;
+    let session = server
+        .client
+        .login(pb::LoginRequest {
+            email: "admin@example.com".into(),
+            password: common::PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    let wrong_door = server
+        .client
+        .refresh_sdk_token(pb::RefreshSdkTokenRequest {
+            refresh_token: session.refresh_token.clone(),
+        })
+        .await;
+    assert_error(wrong_door, Code::Unauthenticated, "INVALID_CREDENTIALS");
+    // Before, the token was spent first: the developer's session ended here.
+    server
+        .client
+        .refresh_token(pb::RefreshTokenRequest {
+            refresh_token: session.refresh_token,
+        })
+        .await
+        .unwrap();
+}

@@ -10,7 +10,7 @@ use common::{PASSWORD, TestDb, TestServer};
 use owl::pb;
 use owl_migration::{Migrator, MigratorTrait, sample_codec};
 use owl_server::domain::model::{
-    Developer, DeveloperCredentials, RefreshOutcome, RefreshToken, Subject,
+    Developer, DeveloperCredentials, RefreshOutcome, RefreshToken, Subject, SubjectKind,
 };
 use owl_server::store::{DeveloperStore, SeaStore, TokenStore, connect};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
@@ -249,7 +249,7 @@ async fn a_refresh_token_is_spent_once_even_under_concurrency() {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .spend_refresh_token(&"h".repeat(64), Utc::now())
+                .spend_refresh_token(&"h".repeat(64), SubjectKind::Developer, Utc::now())
                 .await
                 .unwrap()
         })

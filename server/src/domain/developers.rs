@@ -8,7 +8,9 @@ use super::auth::Caller;
 use super::error::{Error, Reason, Result};
 use super::guesses::{self, Guesses};
 use super::mail::{Email, deliver};
-use super::model::{Developer, DeveloperCredentials, Invitation, InvitationState, Subject};
+use super::model::{
+    Developer, DeveloperCredentials, Invitation, InvitationState, Subject, SubjectKind,
+};
 use super::page::{Page, PageRequest};
 use super::sessions::{self, IssuedTokens};
 use super::validate::{Violations, normalize_email};
@@ -117,7 +119,7 @@ impl Developers<'_> {
 
     /// Spends a developer refresh token for a new session in the same family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens> {
-        let record = sessions::spend(self.0, refresh_token).await?;
+        let record = sessions::spend(self.0, refresh_token, SubjectKind::Developer).await?;
         let Subject::Developer(id) = record.subject else {
             return Err(Error::unauthenticated(
                 Reason::InvalidCredentials,

@@ -134,6 +134,14 @@ pub enum Subject {
     User(Uuid),
 }
 
+/// Whose a refresh token is, checked before it is spent: a developer's token presented to
+/// the SDK refresh (or the reverse) is refused without ending its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Developer,
+    User,
+}
+
 /// What happened when a refresh token was presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshOutcome {

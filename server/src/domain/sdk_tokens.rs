@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::Context;
 use super::auth::Caller;
 use super::error::{Error, Reason, Result};
-use super::model::{InvitationCode, Subject};
+use super::model::{InvitationCode, Subject, SubjectKind};
 use super::sessions::{self, IssuedTokens};
 use super::users::Users;
 use crate::crypto::{random_from, token_digest};
@@ -88,7 +88,7 @@ impl SdkTokens<'_> {
 
     /// Spends an SDK refresh token for a new SDK token in the same family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens> {
-        let record = sessions::spend(self.0, refresh_token).await?;
+        let record = sessions::spend(self.0, refresh_token, SubjectKind::User).await?;
         let invalid =
             || Error::unauthenticated(Reason::InvalidCredentials, "not a valid sdk refresh token");
         let Subject::User(user_id) = record.subject else {

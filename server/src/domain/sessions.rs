@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::Context;
 use super::error::{Error, Reason, Result};
-use super::model::{RefreshOutcome, RefreshToken, Subject};
+use super::model::{RefreshOutcome, RefreshToken, Subject, SubjectKind};
 use crate::crypto::{Claims, random_token, token_digest};
 
 /// Tokens handed to a client; the refresh token is stored only as a digest.
@@ -60,14 +60,14 @@ pub async fn issue(
 
 /// Spends `refresh_token` and returns the record it named; reuse of a spent token ends the
 /// whole session family.
-pub async fn spend(ctx: &Context, refresh_token: &str) -> Result<RefreshToken> {
+pub async fn spend(ctx: &Context, refresh_token: &str, kind: SubjectKind) -> Result<RefreshToken> {
     if refresh_token.is_empty() {
         return Err(Error::invalid("refresh_token", "must not be empty"));
     }
     let now = ctx.clock.now();
     match ctx
         .tokens
-        .spend_refresh_token(&token_digest(refresh_token), now)
+        .spend_refresh_token(&token_digest(refresh_token), kind, now)
         .await?
     {
         RefreshOutcome::Spent(record) => Ok(record),

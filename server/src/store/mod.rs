@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::domain::error::Result;
 use crate::domain::model::{
     ApiKey, Application, Developer, DeveloperCredentials, Invitation, InvitationCode,
-    RefreshOutcome, RefreshToken, StoredApiKey, Subject, User, UserFilter,
+    RefreshOutcome, RefreshToken, StoredApiKey, Subject, SubjectKind, User, UserFilter,
 };
 use crate::domain::page::PageRequest;
 
@@ -105,11 +105,13 @@ pub trait UserStore: Send + Sync {
 #[async_trait]
 pub trait TokenStore: Send + Sync {
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<()>;
-    /// Spends the refresh token with this hash, atomically: a second presentation of a spent
-    /// token revokes its whole family.
+    /// Spends the refresh token with this hash if it is a `kind`'s, atomically: a second
+    /// presentation of a spent token revokes its whole family; another kind's token is
+    /// `Invalid` and left as it was.
     async fn spend_refresh_token(
         &self,
         token_hash: &str,
+        kind: SubjectKind,
         now: DateTime<Utc>,
     ) -> Result<RefreshOutcome>;
     /// Revokes every refresh token of `subject` except the family `keep`.

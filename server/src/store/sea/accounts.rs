@@ -13,7 +13,7 @@ use super::{SeaStore, internal, is_unique_violation};
 use crate::domain::error::{Error, Result};
 use crate::domain::model::{
     Developer, DeveloperCredentials, Invitation, InvitationCode, RefreshOutcome, RefreshToken,
-    Subject,
+    Subject, SubjectKind,
 };
 use crate::domain::page::PageRequest;
 use crate::store::entity::{
@@ -273,11 +273,17 @@ impl TokenStore for SeaStore {
     async fn spend_refresh_token(
         &self,
         token_hash: &str,
+        kind: SubjectKind,
         now: DateTime<Utc>,
     ) -> Result<RefreshOutcome> {
+        let owner = match kind {
+            SubjectKind::Developer => refresh_token::Column::DeveloperId,
+            SubjectKind::User => refresh_token::Column::UserId,
+        };
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
             .filter(refresh_token::Column::TokenHash.eq(token_hash))
+            .filter(owner.is_not_null())
             .filter(refresh_token::Column::UsedAt.is_null())
             .filter(refresh_token::Column::RevokedAt.is_null())
             .filter(refresh_token::Column::ExpiresAt.gt(now))
@@ -292,6 +298,13 @@ impl TokenStore for SeaStore {
         let Some(row) = row else {
             return Ok(RefreshOutcome::Invalid);
         };
+        let of_kind = match kind {
+            SubjectKind::Developer => row.developer_id.is_some(),
+            SubjectKind::User => row.user_id.is_some(),
+        };
+        if !of_kind {
+            return Ok(RefreshOutcome::Invalid);
+        }
         if spent.rows_affected == 1 {
             return Ok(to_refresh_token(row).map_or(RefreshOutcome::Invalid, RefreshOutcome::Spent));
         }
