@@ -95,6 +95,21 @@ pub fn layered(router: Router, state: &AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
+        ))
+        // No page of owl's may be framed (the demo consent page, the OAuth callback's pages)
+        // or leak its URL, with its code or state, as a referrer; a page may set a stricter
+        // policy of its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
         ));
     if state.environment == Environment::Production {
         router = router.layer(SetResponseHeaderLayer::overriding(
