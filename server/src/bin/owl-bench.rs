@@ -335,16 +335,16 @@ async fn main() -> anyhow::Result<()> {
         );
         backend.stream_samples(tokio_stream::iter(messages)).await?;
     }
-    let two_sources = |bucket: pb::Bucket| pb::AggregateSamplesRequest {
+    let two_sources = pb::AggregateSamplesRequest {
         parent: query_user.name.clone(),
         series_types: vec!["steps".into()],
-        bucket: bucket as i32,
+        bucket: pb::Bucket::Day as i32,
         view: pb::View::Merged as i32,
         ..Default::default()
     };
     let (overlap_p50, overlap_p99) = timed(args.iterations, || {
         let backend = backend.clone();
-        let request = two_sources(pb::Bucket::Day);
+        let request = two_sources.clone();
         async move {
             let response = backend.aggregate_samples(request).await?;
             assert_eq!(

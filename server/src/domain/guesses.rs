@@ -7,10 +7,9 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::Context;
 use super::error::{Error, Result};
+use crate::crypto::token_digest;
 
 /// Failures of one key tolerated within [`WINDOW`] before a back-off starts.
 pub const FREE_FAILURES: u64 = 5;
@@ -21,9 +20,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
 /// The throttle key of a sign-in to `normalized_email`.
 pub fn sign_in_key(normalized_email: &str) -> String {
-    let digest = Sha256::digest(normalized_email.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("guess:sign-in:{hex}")
+    format!("guess:sign-in:{}", token_digest(normalized_email))
 }
 
 /// The back-off after the `failures`-th failure in a window, if any: 1 s at

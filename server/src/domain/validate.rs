@@ -27,6 +27,17 @@ impl Violations {
         }
     }
 
+    /// Checks that a time range (UNIX ms, either end open) starts before it ends.
+    pub fn range(&mut self, start: Option<i64>, end: Option<i64>) {
+        if let (Some(start), Some(end)) = (start, end) {
+            self.check(
+                start < end,
+                "time_range",
+                "start_time must be before end_time",
+            );
+        }
+    }
+
     /// Checks that a string has at most `max` characters and, when `required`, is not blank.
     pub fn text(&mut self, value: &str, field: &str, required: bool, max: usize) {
         if required && value.trim().is_empty() {

@@ -60,8 +60,8 @@ pub struct ImportRuntime {
     pub max_upload_bytes: i64,
 }
 
-/// OWL_MAX_UPLOAD_BYTES' default: 4 GiB, above the largest Apple Health exports seen (a zip of
-/// years of a Watch's data is 1–2 GB).
+/// OWL_MAX_UPLOAD_BYTES' default: 4 GiB, a generous bound for an Apple Health export (zip or
+/// XML) while refusing the 6 GiB announcements of the issue-16 probe.
 pub const DEFAULT_MAX_UPLOAD_BYTES: i64 = 4 << 30;
 
 impl ImportRuntime {

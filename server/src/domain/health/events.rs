@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::catalog::{SLEEP_STAGES, is_workout_type};
-use super::intake::check_source;
+use super::intake::{check_source, offset_ok};
 use super::samples::Samples;
 use super::{SourceKey, WriteStats};
 use crate::domain::Context;
@@ -192,6 +192,20 @@ impl Event {
     }
 }
 
+/// Of events ranked best source first, those no better-ranked event overlaps.
+fn best_ranked(ranked: Vec<Event>) -> Vec<Event> {
+    let mut kept: Vec<Event> = Vec::new();
+    for event in ranked {
+        if !kept
+            .iter()
+            .any(|k| k.start < event.end && event.start < k.end)
+        {
+            kept.push(event);
+        }
+    }
+    kept
+}
+
 /// A query over a user's events of one category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventQuery {
@@ -240,7 +254,7 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
             "must not be more than a day in the future",
         );
         v.check(
-            (-18 * 3600..=18 * 3600).contains(&e.zone_offset),
+            offset_ok(e.zone_offset),
             &format!("{at}.zone_offset"),
             "must be within ±18 hours (seconds)",
         );
@@ -286,8 +300,7 @@ pub fn validate_events(events: &[NewEvent], prefix: &str, now_ms: i64, v: &mut V
                     "a sleep session lasts at most 24 hours",
                 );
                 v.check(
-                    s.end_zone_offset
-                        .is_none_or(|o| (-18 * 3600..=18 * 3600).contains(&o)),
+                    s.end_zone_offset.is_none_or(offset_ok),
                     &format!("{at}.end_zone_offset"),
                     "must be within ±18 hours (seconds)",
                 );
@@ -379,9 +392,7 @@ impl Events<'_> {
                 "unknown workout type",
             );
         }
-        if let (Some(s), Some(e)) = (query.start, query.end) {
-            v.check(s < e, "time_range", "start_time must be before end_time");
-        }
+        v.range(query.start, query.end);
         let size = match page_size {
             n if n < 0 => {
                 v.add("page_size", "must not be negative");
@@ -464,19 +475,11 @@ impl Events<'_> {
                 e.id,
             )
         });
-        let mut kept: Vec<Event> = Vec::new();
-        if query.category == Category::Sleep {
-            kept = super::sleep::merge_nights(events);
+        let mut kept = if query.category == Category::Sleep {
+            super::sleep::merge_nights(events)
         } else {
-            for event in events {
-                if !kept
-                    .iter()
-                    .any(|k| k.start < event.end && event.start < k.end)
-                {
-                    kept.push(event);
-                }
-            }
-        }
+            best_ranked(events)
+        };
         kept.sort_by_key(|e| (e.start, e.id));
         kept.retain(|e| {
             query
@@ -522,11 +525,9 @@ impl Events<'_> {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<u64> {
-        if let (Some(s), Some(e)) = (start, end) {
-            let mut v = Violations::new();
-            v.check(s < e, "time_range", "start_time must be before end_time");
-            v.finish()?;
-        }
+        let mut v = Violations::new();
+        v.range(start, end);
+        v.finish()?;
         Users(self.0).managed(caller, user_id).await?;
         if let Some(uid) = source_uid
             && self.0.health.source_id(user_id, uid).await?.is_none()

@@ -130,16 +130,6 @@ fn series_type_ids(codes: &[String], field: &str, v: &mut Violations) -> Vec<i32
         .collect()
 }
 
-fn check_range(start: Option<i64>, end: Option<i64>, v: &mut Violations) {
-    if let (Some(start), Some(end)) = (start, end) {
-        v.check(
-            start < end,
-            "time_range",
-            "start_time must be before end_time",
-        );
-    }
-}
-
 const CURSOR_VERSION: u8 = 2;
 const CURSOR_LEN: usize = 16 + 4 + 8;
 
@@ -231,7 +221,7 @@ impl Samples<'_> {
     pub async fn list(&self, caller: &Caller, user_id: Uuid, p: ListParams) -> Result<SamplePage> {
         let mut v = Violations::new();
         let ids = series_type_ids(&p.series_types, "series_types", &mut v);
-        check_range(p.start, p.end, &mut v);
+        v.range(p.start, p.end);
         let size = match p.page_size {
             n if n < 0 => {
                 v.add("page_size", "must not be negative");
@@ -322,7 +312,7 @@ impl Samples<'_> {
             "series_types",
             "at most 20 series types",
         );
-        check_range(start, end, &mut v);
+        v.range(start, end);
         v.check(bucket.is_some(), "bucket", "must be set");
         v.finish()?;
         self.user(caller, user_id).await?;
@@ -361,7 +351,7 @@ impl Samples<'_> {
         } else {
             series_type_ids(series_types, "series_types", &mut v)
         };
-        check_range(start, end, &mut v);
+        v.range(start, end);
         v.finish()?;
         Users(self.0).managed(caller, user_id).await?;
         if let Some(uid) = source_uid

@@ -43,9 +43,19 @@ pub struct SleepPhase {
     pub zone_offset: i32,
 }
 
-/// The stages that count as asleep for efficiency.
-fn asleep(stage: &str) -> bool {
+/// The stages that count as asleep (for efficiency and time asleep).
+pub fn asleep(stage: &str) -> bool {
     matches!(stage, "asleep" | "light" | "deep" | "rem")
+}
+
+/// The share of [start, end) that `stages` spend asleep, percent to one decimal.
+fn efficiency(stages: &[StageInterval], start: i64, end: i64) -> f64 {
+    let slept: i64 = stages
+        .iter()
+        .filter(|s| asleep(&s.stage))
+        .map(|s| s.end - s.start)
+        .sum();
+    (slept as f64 * 1000.0 / (end - start) as f64).round() / 10.0
 }
 
 /// Splits phases (any order) into groups, one per session: a phase that starts more than
@@ -99,12 +109,7 @@ pub fn stages(mut phases: Vec<StageInterval>) -> Vec<StageInterval> {
 pub fn session(stages: Vec<StageInterval>, zone_offset: i32, end_offset: i32) -> Option<NewEvent> {
     let start = stages.first()?.start;
     let end = stages.iter().map(|s| s.end).max()?;
-    let slept: i64 = stages
-        .iter()
-        .filter(|s| asleep(&s.stage))
-        .map(|s| s.end - s.start)
-        .sum();
-    let efficiency = (slept as f64 * 1000.0 / (end - start) as f64).round() / 10.0;
+    let efficiency = efficiency(&stages, start, end);
     Some(NewEvent {
         start,
         end,
@@ -219,13 +224,7 @@ fn widen(night: &mut Event, bed: &Event) {
     let filler = uncovered(&stages, start, end, "in_bed");
     stages.extend(filler);
     stages.sort_by_key(|s| (s.start, s.end));
-    let slept: i64 = stages
-        .iter()
-        .filter(|s| asleep(&s.stage))
-        .map(|s| s.end - s.start)
-        .sum();
-    details.efficiency_percent =
-        Some((slept as f64 * 1000.0 / (end - start) as f64).round() / 10.0);
+    details.efficiency_percent = Some(efficiency(&stages, start, end));
     details.stages = stages;
     details.end_zone_offset = (end_offset != night.zone_offset).then_some(end_offset);
     night.start = start;

@@ -57,7 +57,7 @@ pub fn asleep_ms(session: &Event) -> i64 {
     details
         .stages
         .iter()
-        .filter(|s| s.stage != "in_bed" && s.stage != "awake")
+        .filter(|s| super::sleep::asleep(&s.stage))
         .map(|s| s.end - s.start)
         .sum()
 }
